@@ -1,0 +1,65 @@
+"""Self-checks for the notebooks' exercises: a friendly ✓ or a hint, never a bare traceback.
+
+Each check prints one line and returns ``True``/``False`` so a notebook (or a test) can also assert on it.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+__all__ = ["close", "equal", "that", "runs"]
+
+
+def _as_tensor(value):
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().double()
+    return torch.as_tensor(value, dtype=torch.float64)
+
+
+def _report(ok: bool, what: str, detail: str, hint: str) -> bool:
+    if ok:
+        print(f"✓ {what}")
+    else:
+        print(f"✗ {what}: {detail}" + (f"\n  hint: {hint}" if hint else ""))
+    return ok
+
+
+def close(mine, reference, *, atol: float = 1e-6, rtol: float = 1e-5, what: str = "your answer matches",
+          hint: str = "") -> bool:
+    """``mine`` equals ``reference`` within tolerance (numbers, lists or tensors of the same shape)."""
+    if mine is None or mine is Ellipsis:
+        return _report(False, what, "no answer yet (the cell still returns None/...)", hint)
+    try:
+        a, b = _as_tensor(mine), _as_tensor(reference)
+    except (TypeError, ValueError, RuntimeError) as err:
+        return _report(False, what, f"could not read your answer as numbers ({err})", hint)
+    if a.shape != b.shape:
+        return _report(False, what, f"shape {tuple(a.shape)} but expected {tuple(b.shape)}", hint)
+    if not torch.isfinite(a).all():
+        return _report(False, what, "your answer contains NaN or inf", hint)
+    ok = torch.allclose(a, b, atol=atol, rtol=rtol)
+    gap = (a - b).abs().max().item() if a.numel() else 0.0
+    return _report(ok, what, f"largest difference {gap:.3g} (tolerance {atol:g} + {rtol:g}·|reference|)", hint)
+
+
+def equal(mine, expected, *, what: str = "your answer is right", hint: str = "") -> bool:
+    """``mine == expected`` for exact answers (integers, strings, choices)."""
+    return _report(mine == expected, what, f"got {mine!r}", hint)
+
+
+def that(condition: bool, what: str, hint: str = "") -> bool:
+    """A yes/no property of the answer, e.g. ``check.that(acc > 0.8, "accuracy above 80 %")``."""
+    return _report(bool(condition), what, "not yet", hint)
+
+
+def runs(fn: Callable, *args, what: str | None = None, hint: str = "", **kwargs):
+    """Call a student's function; on an exception print its type and message with a hint, and return None."""
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError:
+        _report(False, what or f"{getattr(fn, '__name__', 'your function')} runs", "not implemented yet", hint)
+    except Exception as err:  # a student's bug: explain it in one line instead of a traceback
+        _report(False, what or f"{getattr(fn, '__name__', 'your function')} runs",
+                f"raised {type(err).__name__}: {err}", hint)
+    return None

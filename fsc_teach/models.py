@@ -1,0 +1,294 @@
+"""The course's networks: every one is ``stem -> blocks (nn.ModuleList) -> head``.
+
+* ``forward(x)`` returns logits only.
+* ``block_io(model, x)`` returns every block's input and output: what FitNets, FSKD and cross distillation need
+  (cross distillation simply calls ``student.blocks[l](teacher_input)``).
+* ``model.config`` holds the constructor's keyword arguments, widths included, so
+  ``build_model(model.arch, config)`` rebuilds the same architecture and a pruned network is just
+  ``(new widths, state_dict)``.
+* ``count_params`` and ``count_flops`` use one convention everywhere: FLOPs are the multiply-accumulates of conv
+  and linear layers, as the FSKD (seed 001) and cross-distillation (seed 002) papers count them.
+
+Each block has an ``adapter`` slot (``nn.Identity`` by default) right after the conv (and its BatchNorm) and
+before the non-linearity: this is where FSKD's 1x1 conv sits and can be merged away (seed 001, Theorem 1).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "ConvBlock", "BlockNet", "VGG", "SmallCNN", "BasicBlock", "ResNetCIFAR", "ARCHITECTURES",
+    "vgg_fmnist", "small_cnn", "vgg16_cifar", "resnet_cifar", "build_model", "block_io",
+    "count_params", "count_flops",
+]
+
+
+class ConvBlock(nn.Module):
+    """``conv -> bn -> adapter -> act -> pool``; absent parts are ``nn.Identity``."""
+
+    def __init__(self, cin: int, cout: int, *, kernel_size: int = 3, stride: int = 1, batch_norm: bool = True,
+                 act: str = "relu", pool: str | None = None):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, kernel_size, stride=stride, padding=kernel_size // 2,
+                              bias=not batch_norm)
+        self.bn = nn.BatchNorm2d(cout) if batch_norm else nn.Identity()
+        self.adapter = nn.Identity()  # FSKD's mergeable 1x1 slot: after the (BN-folded) conv, before σ
+        self.act = {"relu": nn.ReLU(), "leaky_relu": nn.LeakyReLU(0.2), "none": nn.Identity()}[act]
+        if pool is None:
+            self.pool = nn.Identity()
+        elif pool == "max":
+            self.pool = nn.MaxPool2d(2)
+        elif pool == "max_same":  # Keras MaxPooling2D(2, strides=1, padding="same"): keeps H and W
+            self.pool = nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1)), nn.MaxPool2d(2, stride=1))
+        else:
+            raise ValueError(f"unknown pool {pool!r}; use None, 'max' or 'max_same'")
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.pool(self.act(self.adapter(self.bn(self.conv(x)))))
+
+
+class BlockNet(nn.Module):
+    """Base class: ``forward(x) = head(blocks[-1](...blocks[0](stem(x))))``."""
+
+    arch: str = ""
+    stem: nn.Module
+    blocks: nn.ModuleList
+    head: nn.Module
+    config: dict
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.stem(x)
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x)
+
+    @property
+    def widths(self) -> list[int]:
+        """The prunable widths (output channels of each block's conv, or a residual block's inner conv)."""
+        return list(self.config["widths"])
+
+    def extra_repr(self) -> str:
+        return f"arch={self.arch!r}, widths={self.widths}"
+
+
+def _head(kind: str, features: int, num_classes: int, hidden: int) -> nn.Module:
+    if kind == "linear":
+        return nn.Sequential(nn.Flatten(), nn.Linear(features, num_classes))
+    if kind == "mlp":  # cross distillation's CIFAR VGG head: Linear(512,512)-BN-ReLU-Linear(512,10)
+        return nn.Sequential(nn.Flatten(), nn.Linear(features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+                             nn.Linear(hidden, num_classes))
+    raise ValueError(f"unknown head {kind!r}; use 'linear' or 'mlp'")
+
+
+class VGG(BlockNet):
+    """A VGG-style net: 3x3 conv blocks, 2x2 max-pool after the blocks listed in ``pools``."""
+
+    arch = "vgg"
+
+    def __init__(self, widths: Sequence[int], pools: Sequence[int], *, in_channels: int = 1, num_classes: int = 10,
+                 input_size: int = 28, batch_norm: bool = True, head: str = "linear", hidden: int = 512):
+        super().__init__()
+        widths, pools = [int(w) for w in widths], sorted(int(p) for p in pools)
+        if any(w < 1 for w in widths) or any(not 0 <= p < len(widths) for p in pools):
+            raise ValueError(f"widths must be positive and pools index blocks: widths={widths}, pools={pools}")
+        self.config = dict(widths=widths, pools=pools, in_channels=in_channels, num_classes=num_classes,
+                           input_size=input_size, batch_norm=batch_norm, head=head, hidden=hidden)
+        self.stem = nn.Identity()
+        cins = [in_channels] + widths[:-1]
+        self.blocks = nn.ModuleList(
+            ConvBlock(ci, co, batch_norm=batch_norm, pool="max" if i in pools else None)
+            for i, (ci, co) in enumerate(zip(cins, widths)))
+        side = input_size // 2 ** len(pools)
+        self.head = _head(head, widths[-1] * side * side, num_classes, hidden)
+
+
+class SmallCNN(BlockNet):
+    """Seed 004's two-conv CNN ("Layers (256, 512)" teacher, "(16, 32)" student), as in the Keras KD example.
+
+    ``Conv(w1, 3x3, stride 2) -> LeakyReLU(0.2) -> MaxPool(2, stride 1, 'same') -> Conv(w2, 3x3, stride 2) ->
+    Flatten -> Linear``. The second conv has no activation, as in the Keras example the seed follows.
+    """
+
+    arch = "small_cnn"
+
+    def __init__(self, widths: Sequence[int] = (256, 512), *, in_channels: int = 1, num_classes: int = 10,
+                 input_size: int = 28):
+        super().__init__()
+        w1, w2 = (int(w) for w in widths)
+        self.config = dict(widths=[w1, w2], in_channels=in_channels, num_classes=num_classes,
+                           input_size=input_size)
+        self.stem = nn.Identity()
+        self.blocks = nn.ModuleList([
+            ConvBlock(in_channels, w1, stride=2, batch_norm=False, act="leaky_relu", pool="max_same"),
+            ConvBlock(w1, w2, stride=2, batch_norm=False, act="none"),
+        ])
+        side = (input_size + 3) // 4  # two stride-2 'same' convs
+        self.head = _head("linear", w2 * side * side, num_classes, 0)
+
+
+class _ShortcutA(nn.Module):
+    """He et al.'s option A: subsample and zero-pad channels (parameter-free), as in the CIFAR ResNets."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.cin, self.cout, self.stride = cin, cout, stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.stride == 1 and self.cin == self.cout:
+            return x
+        x = x[:, :, ::self.stride, ::self.stride]
+        extra = self.cout - self.cin
+        return nn.functional.pad(x, (0, 0, 0, 0, extra // 2, extra - extra // 2))
+
+
+class BasicBlock(nn.Module):
+    """``relu(shortcut(x) + adapter(bn2(conv2(relu(bn1(conv1(x)))))))``; ``adapter`` is FSKD's mergeable slot."""
+
+    def __init__(self, cin: int, inner: int, cout: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, inner, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(inner)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(inner, cout, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.adapter = nn.Identity()  # on the residual branch, before the addition (method notes §3)
+        self.shortcut = _ShortcutA(cin, cout, stride)
+        self.relu2 = nn.ReLU()
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.adapter(self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x))))))
+        return self.relu2(out + self.shortcut(x))
+
+
+class ResNetCIFAR(BlockNet):
+    """He et al.'s CIFAR ResNet (depth 6n+2: 20, 32, 44, 56, 110) with option-A shortcuts.
+
+    ``widths`` are the inner widths (conv1's output channels) of the 3n residual blocks: pruning them keeps every
+    block's output width (16/32/64) and so the shortcuts intact, as the cross-distillation paper prunes ResNet-56.
+    """
+
+    arch = "resnet_cifar"
+
+    def __init__(self, depth: int = 56, widths: Sequence[int] | None = None, *, in_channels: int = 3,
+                 num_classes: int = 10, input_size: int = 32):
+        super().__init__()
+        if (depth - 2) % 6 or depth < 8:
+            raise ValueError(f"CIFAR ResNet depth must be 6n+2 (20, 32, 44, 56, 110); got {depth}")
+        n = (depth - 2) // 6
+        stage_widths = [16] * n + [32] * n + [64] * n
+        widths = list(stage_widths if widths is None else (int(w) for w in widths))
+        if len(widths) != 3 * n:
+            raise ValueError(f"ResNet-{depth} has {3 * n} residual blocks; got {len(widths)} widths")
+        self.config = dict(depth=depth, widths=widths, in_channels=in_channels, num_classes=num_classes,
+                           input_size=input_size)
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16),
+                                  nn.ReLU())
+        blocks, cin = [], 16
+        for i, (inner, cout) in enumerate(zip(widths, stage_widths)):
+            stride = 2 if i > 0 and cout != cin else 1
+            blocks.append(BasicBlock(cin, inner, cout, stride))
+            cin = cout
+        self.blocks = nn.ModuleList(blocks)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, num_classes))
+
+
+ARCHITECTURES: dict[str, type[BlockNet]] = {"vgg": VGG, "small_cnn": SmallCNN, "resnet_cifar": ResNetCIFAR}
+
+VGG16_WIDTHS = [64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
+VGG16_POOLS = [1, 3, 6, 9, 12]
+
+
+def build_model(arch: str, config: dict) -> BlockNet:
+    """Rebuild a network from ``model.arch`` and ``model.config`` (e.g. a pruned network's new widths)."""
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[arch](**config)
+
+
+def vgg_fmnist(width: float = 1.0, batch_norm: bool = True, num_classes: int = 10) -> VGG:
+    """The course's Fashion-MNIST teacher: 6 conv blocks (32,32 | 64,64 | 128,128), pool after each pair.
+
+    ``width`` scales every block (0.5 gives the hand-designed half-width student of FSKD's Table 8 setting).
+    """
+    widths = [max(1, round(w * width)) for w in (32, 32, 64, 64, 128, 128)]
+    return VGG(widths, pools=[1, 3, 5], in_channels=1, num_classes=num_classes, input_size=28,
+               batch_norm=batch_norm)
+
+
+def small_cnn(widths: Sequence[int] = (256, 512), in_channels: int = 1, input_size: int = 28) -> SmallCNN:
+    """Seed 004's CNN: (256, 512) is its teacher, (16, 32) its student."""
+    return SmallCNN(widths, in_channels=in_channels, input_size=input_size)
+
+
+def vgg16_cifar(num_classes: int = 10, batch_norm: bool = True, head: str = "mlp") -> VGG:
+    """The papers' CIFAR VGG-16 (13 convs, 5 pools, 32x32 input).
+
+    ``head="mlp"``: cross distillation's ``Linear(512,512)-BN-ReLU-Linear(512,10)`` (14.99 M params, 0.314 GFLOPs,
+    seed 002 Table 10). ``head="linear"``: FSKD's single ``Linear(512,10)`` (14.72 M params, 3.13e8 FLOPs).
+    """
+    return VGG(VGG16_WIDTHS, VGG16_POOLS, in_channels=3, num_classes=num_classes, input_size=32,
+               batch_norm=batch_norm, head=head)
+
+
+def resnet_cifar(depth: int = 56, num_classes: int = 10) -> ResNetCIFAR:
+    """CIFAR ResNet-20/32/44/56/110 (ResNet-56: 0.85 M params, 125 M FLOPs)."""
+    return ResNetCIFAR(depth, num_classes=num_classes)
+
+
+def block_io(model: BlockNet, x: Tensor) -> list[tuple[Tensor, Tensor]]:
+    """``[(input, output)]`` of every block for the batch ``x``; ``model.head(out[-1][1])`` equals ``model(x)``."""
+    pairs = []
+    h = model.stem(x)
+    for block in model.blocks:
+        out = block(h)
+        pairs.append((h, out))
+        h = out
+    return pairs
+
+
+def count_params(model: nn.Module, nonzero: bool = False) -> int:
+    """Number of parameters (BatchNorm's affine included), or of non-zero ones with ``nonzero=True``."""
+    if nonzero:
+        return sum(int(torch.count_nonzero(p)) for p in model.parameters())
+    return sum(p.numel() for p in model.parameters())
+
+
+@torch.no_grad()
+def count_flops(model: nn.Module, input_size: Sequence[int] = (1, 28, 28), nonzero: bool = False) -> int:
+    """Multiply-accumulates of every conv and linear layer for one input of shape ``input_size`` (C, H, W).
+
+    With ``nonzero=True`` only non-zero weights count (exact for unstructured sparsity: each weight is used once
+    per output position). Biases, BatchNorm, activations and pooling are not counted, as in the papers.
+    """
+    total = 0
+
+    def weight_count(w: Tensor) -> int:
+        return int(torch.count_nonzero(w)) if nonzero else w.numel()
+
+    def conv_hook(mod: nn.Conv2d, _inp, out: Tensor):
+        nonlocal total
+        total += out.shape[2] * out.shape[3] * weight_count(mod.weight)  # per sample: H_out W_out Cout Cin/g k k
+
+    def linear_hook(mod: nn.Linear, _inp, out: Tensor):
+        nonlocal total
+        total += weight_count(mod.weight) * (out.numel() // out.shape[0] // mod.out_features)
+
+    hooks = []
+    for mod in model.modules():
+        if isinstance(mod, nn.Conv2d):
+            hooks.append(mod.register_forward_hook(conv_hook))
+        elif isinstance(mod, nn.Linear):
+            hooks.append(mod.register_forward_hook(linear_hook))
+    was_training = model.training
+    model.eval()  # BatchNorm1d needs eval mode for a batch of one
+    try:
+        device = next(model.parameters()).device
+        model(torch.zeros((1, *input_size), device=device))
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    return total

@@ -1,0 +1,151 @@
+"""How results are shown: figures, tables with mean ± std, and widgets with a static fallback.
+
+Widgets: ``explore(fn, T=Slider(1, 20, 0.5, 4))`` shows an ipywidgets control in a live notebook. In headless
+runs (papermill/CI, or ``FSC_STATIC=1``, which the course runner sets) it draws ``fn`` once at the default
+values instead, so the executed notebook on GitHub shows a real figure rather than a dead widget.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["Slider", "explore", "image_grid", "training_curves", "confusion_matrix", "plot_confusion",
+           "mean_std", "markdown_table", "show_table"]
+
+
+@dataclass(frozen=True)
+class Slider:
+    """A numeric control: ``Slider(min, max, step, value)``; integers give an integer slider."""
+
+    min: float
+    max: float
+    step: float
+    value: float
+
+
+def _static() -> bool:
+    if os.environ.get("FSC_STATIC", "") not in ("", "0"):
+        return True
+    try:
+        import ipywidgets  # noqa: F401
+        from IPython import get_ipython
+    except ImportError:
+        return True
+    ip = get_ipython()
+    return ip is None or not hasattr(ip, "kernel")
+
+
+def explore(fn: Callable[..., None], **controls) -> None:
+    """Call ``fn(**values)`` from widgets (``Slider`` or a list of choices, first = default), or once statically."""
+    defaults = {k: (c.value if isinstance(c, Slider) else list(c)[0]) for k, c in controls.items()}
+    if _static():
+        fn(**defaults)
+        return
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    made = {}
+    for k, c in controls.items():
+        if isinstance(c, Slider):
+            is_int = all(float(v).is_integer() for v in (c.min, c.max, c.step, c.value))
+            cls = widgets.IntSlider if is_int else widgets.FloatSlider
+            made[k] = cls(min=c.min, max=c.max, step=c.step, value=c.value, description=k,
+                          continuous_update=False)
+        else:
+            made[k] = widgets.Dropdown(options=list(c), value=defaults[k], description=k)
+    display(widgets.interactive(fn, **made))
+
+
+def image_grid(x: Tensor, y: Tensor, class_names: Sequence[str], per_class: int = 8,
+               mean: Sequence[float] = (0.0,), std: Sequence[float] = (1.0,)):
+    """One row per class with ``per_class`` example images (un-normalised for display)."""
+    n_cls = len(class_names)
+    fig, axes = plt.subplots(n_cls, per_class, figsize=(per_class * 0.9, n_cls * 0.95))
+    m = torch.tensor(mean).view(-1, 1, 1)
+    s = torch.tensor(std).view(-1, 1, 1)
+    for c in range(n_cls):
+        idx = torch.nonzero(y == c).flatten()[:per_class]
+        for j in range(per_class):
+            ax = axes[c, j]
+            ax.axis("off")
+            if j < len(idx):
+                img = (x[idx[j]] * s + m).clamp(0, 1)
+                ax.imshow(img.permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray" if img.shape[0] == 1 else None)
+        axes[c, 0].text(-3, 14, class_names[c], ha="right", va="center", fontsize=8)
+    fig.subplots_adjust(left=0.2, wspace=0.05, hspace=0.05)
+    return fig
+
+
+def training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]):
+    """Loss and accuracy per epoch for several runs: ``{"label": history_from_fit}``."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.5))
+    for label, h in histories.items():
+        ax_loss.plot(h["epoch"], h["train_loss"], marker="o", label=label)
+        ax_acc.plot(h["epoch"], [100 * a for a in h["train_acc"]], marker="o", ls="--", label=f"{label} (train)")
+        if "val_acc" in h:
+            ax_acc.plot(h["epoch"], [100 * a for a in h["val_acc"]], marker="o", label=f"{label} (test)")
+    ax_loss.set(xlabel="epoch", ylabel="training loss", title="loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(y_true: Tensor, y_pred: Tensor, num_classes: int) -> Tensor:
+    """Counts ``cm[i, j]`` of true class ``i`` predicted as ``j``."""
+    return torch.bincount(y_true * num_classes + y_pred, minlength=num_classes ** 2).view(num_classes, num_classes)
+
+
+def plot_confusion(cm: Tensor, class_names: Sequence[str], title: str = "confusion matrix"):
+    """Row-normalised confusion matrix (percent of each true class) with counts written in the cells."""
+    pct = 100 * cm.double() / cm.sum(1, keepdim=True).clamp(min=1)
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    im = ax.imshow(pct.numpy(), cmap="Blues", vmin=0, vmax=100)
+    ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(class_names)), class_names, fontsize=8)
+    for i in range(len(class_names)):
+        for j in range(len(class_names)):
+            if cm[i, j]:
+                ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=6,
+                        color="white" if pct[i, j] > 50 else "black")
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    fig.colorbar(im, ax=ax, label="% of true class")
+    fig.tight_layout()
+    return fig
+
+
+def mean_std(values: Sequence[float], scale: float = 100.0, digits: int = 2) -> str:
+    """``"91.23 ± 0.45"`` (sample std, n−1) of values in [0, 1] shown as percent; a single value has no ± part."""
+    v = np.asarray(values, dtype=float) * scale
+    if len(v) == 0:
+        return "—"
+    if len(v) == 1:
+        return f"{v[0]:.{digits}f}"
+    return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}"
+
+
+def markdown_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None = None) -> str:
+    """A Markdown table from a list of dicts (the notebooks' results tables)."""
+    columns = list(columns or (rows[0].keys() if rows else []))
+    fmt = lambda v: f"{v:,}" if isinstance(v, int) else (f"{v:.4g}" if isinstance(v, float) else str(v))
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(fmt(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def show_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None = None) -> None:
+    """Display ``markdown_table`` as rendered Markdown in a notebook (plain text elsewhere)."""
+    try:
+        from IPython.display import Markdown, display
+        display(Markdown(markdown_table(rows, columns)))
+    except ImportError:
+        print(markdown_table(rows, columns))
+

@@ -1,0 +1,199 @@
+"""The teacher zoo: the course's standard teachers, trained once by a project command and committed.
+
+    python -m fsc_teach.zoo train            # (re)train every teacher, write checkpoints + manifest
+    python -m fsc_teach.zoo train vgg_fmnist # one teacher
+    python -m fsc_teach.zoo verify           # checksums and re-measured test accuracy vs the manifest
+
+``load_teacher(name)`` returns the committed teacher, frozen (eval mode, no gradients). If its file is missing or
+corrupted (checksum differs from the manifest), or ``FSC_RETRAIN=1`` is set, the teacher is trained again into the
+user cache (``$FSC_CACHE`` or ``~/.cache/fsc-teach``) with a warning, and the committed files are left alone.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .checkpoint import (CheckpointError, atomic_write_bytes, cached_model, freeze, load_checkpoint,
+                         save_checkpoint, sha256)
+from .data import load_tensors
+from .models import BlockNet, resnet_cifar, small_cnn, vgg16_cifar, vgg_fmnist
+from .train import evaluate, fit
+
+__all__ = ["TEACHERS", "TEACHER_DIR", "TeacherSpec", "load_teacher", "train_teacher", "manifest", "verify",
+           "teacher_history"]
+
+TEACHER_DIR = Path(__file__).parent / "teachers"
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class TeacherSpec:
+    """How one teacher is built and trained (every hyper-parameter explicit, recorded in the manifest)."""
+
+    build: Callable[[], BlockNet]
+    dataset: str
+    description: str
+    fit_kwargs: dict = field(default_factory=dict)
+    note: str = ""
+    committed: bool = True  # False: paper-scale teachers, trained on first use into the user cache
+
+
+TEACHERS: dict[str, TeacherSpec] = {
+    "vgg_fmnist": TeacherSpec(
+        build=vgg_fmnist, dataset="fashion_mnist",
+        description="course teacher: VGG-style, 6 conv blocks (32,32|64,64|128,128) with BatchNorm, linear head",
+        fit_kwargs=dict(epochs=15, batch_size=128, lr=0.05, optimizer="sgd", weight_decay=5e-4,
+                        schedule="cosine", augment=True, seed=0)),
+    "cnn256_fmnist": TeacherSpec(
+        build=small_cnn, dataset="fashion_mnist",
+        description="seed 004's two-conv CNN teacher, widths (256, 512), as in the Keras KD example",
+        fit_kwargs=dict(epochs=10, batch_size=128, lr=1e-3, optimizer="adam", weight_decay=0.0,
+                        schedule="cosine", augment=False, seed=0),
+        note="seed 004 trains (256, 512) for 25 epochs on MNIST and 10 on CIFAR-10; we use its widths unchanged "
+             "and 10 epochs, which fit a 2-core CPU in about 20 minutes"),
+    # Paper scale (one GPU): CIFAR-10 cannot be downloaded on the machines that build this course, so these are
+    # not committed; load_teacher() trains them on first use (needs internet for the data) into the user cache.
+    "vgg16_cifar10": TeacherSpec(
+        build=vgg16_cifar, dataset="cifar10", committed=False,
+        description="paper scale: CIFAR VGG-16 with BatchNorm and cross distillation's MLP head (seed 002)",
+        fit_kwargs=dict(epochs=60, batch_size=128, lr=0.05, optimizer="sgd", weight_decay=5e-4,
+                        schedule="cosine", augment=4, seed=0)),
+    "resnet56_cifar10": TeacherSpec(
+        build=resnet_cifar, dataset="cifar10", committed=False,
+        description="paper scale: CIFAR ResNet-56 (He et al.), as in seed 002",
+        fit_kwargs=dict(epochs=60, batch_size=128, lr=0.1, optimizer="sgd", weight_decay=1e-4,
+                        schedule="cosine", augment=4, seed=0)),
+}
+
+
+def _spec(name: str) -> TeacherSpec:
+    if name not in TEACHERS:
+        raise ValueError(f"unknown teacher {name!r}; the zoo has: {', '.join(TEACHERS)}")
+    return TEACHERS[name]
+
+
+def manifest(directory: str | os.PathLike = TEACHER_DIR) -> dict:
+    """The manifest: per teacher, the command, seed, data, hyper-parameters, measured accuracy and sha256."""
+    path = Path(directory) / MANIFEST
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("FSC_CACHE") or Path.home() / ".cache" / "fsc-teach")
+
+
+def _train(name: str, epochs: int | None = None, progress: bool = True) -> tuple[BlockNet, dict]:
+    spec = _spec(name)
+    kwargs = dict(spec.fit_kwargs, **({"epochs": epochs} if epochs is not None else {}))
+    x, y = load_tensors(spec.dataset, train=True)
+    xt, yt = load_tensors(spec.dataset, train=False)
+    torch.manual_seed(kwargs["seed"])  # the initial weights depend on the seed too
+    model = spec.build()
+    start = time.perf_counter()
+    history = fit(model, x, y, val=(xt, yt), progress=progress, desc=f"teacher {name}", **kwargs)
+    seconds = time.perf_counter() - start
+    meta = {"name": name, "dataset": spec.dataset, "test_accuracy": evaluate(model, xt, yt),
+            "train_seconds": round(seconds, 1), "fit_kwargs": kwargs, "history": history}
+    return model.cpu(), meta
+
+
+def train_teacher(name: str, directory: str | os.PathLike = TEACHER_DIR, epochs: int | None = None,
+                  progress: bool = True) -> dict:
+    """Train teacher ``name``, save it atomically into ``directory`` and record it in the manifest."""
+    spec = _spec(name)
+    directory = Path(directory)
+    model, meta = _train(name, epochs, progress)
+    path = save_checkpoint(directory / f"{name}.pt", model, meta)
+    entry = {
+        "file": path.name, "description": spec.description, "arch": model.arch, "config": model.config,
+        "dataset": spec.dataset, "command": f"python -m fsc_teach.zoo train {name}",
+        "seed": meta["fit_kwargs"]["seed"], "fit_kwargs": meta["fit_kwargs"],
+        "test_accuracy": round(meta["test_accuracy"], 6), "train_seconds": meta["train_seconds"],
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, "
+                   f"{torch.get_num_threads()} threads",
+        "sha256": sha256(path), "note": spec.note,
+    }
+    current = manifest(directory)
+    current[name] = entry
+    atomic_write_bytes(directory / MANIFEST, (json.dumps(current, indent=2) + "\n").encode())
+    return entry
+
+
+def load_teacher(name: str, directory: str | os.PathLike = TEACHER_DIR, retrain: bool | None = None) -> BlockNet:
+    """The committed teacher ``name``, frozen; retrained into the user cache if missing, corrupted or asked to."""
+    spec = _spec(name)
+    directory = Path(directory)
+    if retrain is None:
+        retrain = os.environ.get("FSC_RETRAIN", "") not in ("", "0")
+    entry = manifest(directory).get(name)
+    path = directory / f"{name}.pt"
+    if not retrain and spec.committed:
+        problem = None
+        if entry is None or not path.is_file():
+            problem = f"teacher {name!r} is not in {directory}"
+        elif sha256(path) != entry["sha256"]:
+            problem = f"{path} does not match the sha256 in the manifest (corrupted or edited)"
+        else:
+            try:
+                return freeze(load_checkpoint(path)[0])
+            except CheckpointError as err:
+                problem = str(err)
+        warnings.warn(f"{problem}; training it again into {_cache_dir()} (this takes a while)", stacklevel=2)
+    cached = _cache_dir() / "teachers" / f"{name}.pt"
+    model, _ = cached_model(cached, lambda: _train(name), retrain=retrain,
+                            expect={"arch": entry["arch"], "config": entry["config"]} if entry else None)
+    return freeze(model)
+
+
+def teacher_history(name: str, directory: str | os.PathLike = TEACHER_DIR) -> dict[str, list[float]]:
+    """The per-epoch training history recorded in the committed checkpoint of teacher ``name``."""
+    return load_checkpoint(Path(directory) / f"{name}.pt")[1]["history"]
+
+
+def verify(directory: str | os.PathLike = TEACHER_DIR) -> dict[str, dict]:
+    """Re-measure every committed teacher: ``{name: {"sha256_ok", "manifest", "measured"}}``."""
+    out = {}
+    for name, entry in manifest(directory).items():
+        path = Path(directory) / entry["file"]
+        model = freeze(load_checkpoint(path)[0])
+        xt, yt = load_tensors(entry["dataset"], train=False)
+        out[name] = {"sha256_ok": sha256(path) == entry["sha256"], "manifest": entry["test_accuracy"],
+                     "measured": evaluate(model, xt, yt)}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fsc_teach.zoo", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p_train = sub.add_parser("train", help="train teachers and record them in the manifest")
+    p_train.add_argument("names", nargs="*", help="default: every committed teacher")
+    p_train.add_argument("--dir", default=str(TEACHER_DIR))
+    p_verify = sub.add_parser("verify", help="check checksums and re-measure accuracies")
+    p_verify.add_argument("--dir", default=str(TEACHER_DIR))
+    args = parser.parse_args(argv)
+    if args.cmd == "train":
+        for name in args.names or [n for n, spec in TEACHERS.items() if spec.committed]:
+            entry = train_teacher(name, args.dir)
+            print(f"{name}: test accuracy {entry['test_accuracy']:.4f} in {entry['train_seconds']:.0f} s")
+        return 0
+    ok = True
+    for name, r in verify(args.dir).items():
+        good = r["sha256_ok"] and abs(r["measured"] - r["manifest"]) <= 0.001
+        ok &= good
+        print(f"{name}: sha256 {'ok' if r['sha256_ok'] else 'MISMATCH'}, manifest {r['manifest']:.4f}, "
+              f"measured {r['measured']:.4f} {'ok' if good else 'FAIL'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

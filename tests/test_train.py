@@ -1,0 +1,81 @@
+import pytest
+import torch
+
+from fsc_teach.models import vgg_fmnist
+from fsc_teach.train import evaluate, fit, get_device, predict
+
+
+def _toy(n=256, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 10
+    x = torch.randn(n, 1, 28, 28, generator=gen) * 0.5
+    x[torch.arange(n), 0, y * 2, y * 2] += 4.0  # a learnable cue: a bright pixel whose place is the class
+    return x, y
+
+
+def _tiny():
+    return vgg_fmnist(width=0.125)
+
+
+def test_fit_learns_and_returns_history():
+    x, y = _toy()
+    torch.manual_seed(0)
+    model = _tiny()
+    before = evaluate(model, x, y)
+    hist = fit(model, x, y, epochs=6, batch_size=32, lr=0.05, val=(x, y), progress=False)
+    assert set(hist) == {"epoch", "train_loss", "train_acc", "val_acc", "time"}
+    assert hist["epoch"] == list(range(1, 7)) and hist["train_loss"][-1] < hist["train_loss"][0]
+    assert hist["val_acc"][-1] > max(0.5, before)
+    assert model.training  # evaluating inside fit must not leave the model in eval mode
+
+
+def test_same_seed_same_numbers():
+    x, y = _toy()
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = _tiny()
+        runs.append((fit(model, x, y, epochs=2, batch_size=32, augment=True, seed=5, progress=False)["train_loss"],
+                     predict(model, x[:8])))
+    assert runs[0][0] == runs[1][0] and torch.equal(runs[0][1], runs[1][1])
+
+
+def test_evaluate_restores_mode_and_predict_is_eval():
+    model = _tiny()
+    x, y = _toy(32)
+    model.train()
+    evaluate(model, x, y)
+    assert model.training
+    model.eval()
+    evaluate(model, x, y)
+    assert not model.training
+
+
+def test_loss_fn_and_params_hooks():
+    x, y = _toy(64)
+    model = _tiny()
+    frozen = [p.clone() for p in model.blocks[0].parameters()]
+    seen = []
+
+    def loss_fn(logits, xb, yb):
+        seen.append(len(xb))
+        return torch.nn.functional.cross_entropy(logits, yb)
+
+    fit(model, x, y, epochs=1, batch_size=16, params=model.head.parameters(), loss_fn=loss_fn, progress=False)
+    assert seen == [16] * 4
+    assert all(torch.equal(a, b) for a, b in zip(frozen, model.blocks[0].parameters()))
+
+
+def test_bad_arguments():
+    model = _tiny()
+    with pytest.raises(ValueError, match="equal length"):
+        fit(model, torch.zeros(4, 1, 28, 28), torch.zeros(3, dtype=torch.long), progress=False)
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        fit(model, *_toy(8), optimizer="lbfgs", progress=False)
+
+
+def test_device_choice(monkeypatch):
+    monkeypatch.setenv("FSC_DEVICE", "cpu")
+    assert get_device() == torch.device("cpu")
+    monkeypatch.delenv("FSC_DEVICE")
+    assert get_device().type in {"cuda", "mps", "cpu"}
