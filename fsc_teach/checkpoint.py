@@ -48,6 +48,9 @@ def _atomic_write(path: Path, write: Callable[[object], None]) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600 files; give the result the usual permissions
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

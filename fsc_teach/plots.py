@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["Slider", "explore", "image_grid", "training_curves", "confusion_matrix", "plot_confusion",
+__all__ = ["Slider", "explore", "image_grid", "training_curves", "confusion_matrix", "plot_confusion", "accuracy_vs",
            "mean_std", "markdown_table", "show_table"]
 
 
@@ -97,6 +97,29 @@ def training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]):
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def accuracy_vs(x: Sequence[float], series: Mapping[str, Sequence[float]], xlabel: str, *,
+                cost: Sequence[float] | None = None, cost_label: str = "", reference: float | None = None,
+                title: str = "", ax=None):
+    """Accuracy curves (values in [0, 1], drawn in %) against ``x``, with an optional cost curve on a second axis."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    for label, acc in series.items():
+        ax.plot(x, [100 * a for a in acc], marker="o", label=label)
+    if reference is not None:
+        ax.axhline(100 * reference, color="grey", ls=":", label=f"unpruned ({100 * reference:.2f} %)")
+    ax.set(xlabel=xlabel, ylabel="test accuracy (%)", title=title)
+    ax.grid(alpha=0.3)
+    if cost is not None:
+        twin = ax.twinx()
+        twin.plot(x, cost, color="tab:red", ls="--", marker=".", label=cost_label)
+        twin.set_ylabel(cost_label, color="tab:red")
+        twin.tick_params(axis="y", colors="tab:red")
+        twin.set_ylim(bottom=0)
+    ax.legend(fontsize=8, loc="lower left")
+    ax.figure.tight_layout()
+    return ax
 
 
 def confusion_matrix(y_true: Tensor, y_pred: Tensor, num_classes: int) -> Tensor:

@@ -7,6 +7,7 @@ model was in, so a training loop that evaluates every epoch keeps training in tr
 """
 from __future__ import annotations
 
+import copy
 import os
 import random
 import time
@@ -19,7 +20,7 @@ from tqdm.auto import tqdm
 
 from .data import augment_batch
 
-__all__ = ["set_seed", "get_device", "predict", "evaluate", "fit"]
+__all__ = ["set_seed", "get_device", "predict", "evaluate", "fit", "trainable_copy"]
 
 
 def set_seed(seed: int) -> None:
@@ -39,6 +40,14 @@ def get_device(prefer: str | None = None) -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def trainable_copy(model: nn.Module) -> nn.Module:
+    """A deep copy of ``model`` (e.g. a frozen teacher) with every parameter trainable and in train mode."""
+    clone = copy.deepcopy(model)
+    for p in clone.parameters():
+        p.requires_grad_(True)
+    return clone.train()
 
 
 @torch.no_grad()
@@ -62,18 +71,24 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1000,
 
 def fit(model: nn.Module, x: Tensor, y: Tensor, *, epochs: int = 10, batch_size: int = 128, lr: float = 0.05,
         optimizer: str = "sgd", momentum: float = 0.9, weight_decay: float = 5e-4, schedule: str | None = "cosine",
-        augment: bool | int = False, loss_fn: Callable[[Tensor, Tensor, Tensor], Tensor] | None = None,
+        augment: bool | int = False, loss_fn: Callable[..., Tensor] | None = None, aux: Tensor | None = None,
         val: tuple[Tensor, Tensor] | None = None, seed: int = 0, device: torch.device | str | None = None,
         params=None, progress: bool = True, desc: str = "train") -> dict[str, list[float]]:
-    """Train ``model`` in place with mini-batch SGD/Adam; returns per-epoch history.
+    """Train ``model`` in place with mini-batch SGD (Nesterov momentum) or Adam; returns per-epoch history.
 
     ``schedule``: ``"cosine"`` (per step, to zero), or ``None`` for a constant rate. ``augment``: random
-    translations (``True``: 2 pixels, an int: that many) and horizontal flips (``data.augment_batch``). ``params`` restricts what is optimised
+    translations (``True``: 2 pixels, an int: that many) and horizontal flips (``data.augment_batch``).
+    ``aux``: per-sample extra targets (e.g. cached teacher logits) indexed exactly like ``x``; its batch is passed
+    as a fourth argument, ``loss_fn(logits, xb, yb, aux_b)``. It cannot be combined with ``augment``: cached
+    targets describe the un-augmented image, not the view the student sees (method notes §1). ``params`` restricts what is optimised
     (default: all parameters). The history has ``epoch``, ``train_loss``, ``train_acc`` and, when ``val`` is
     given, ``val_acc``, plus the cumulative wall ``time`` in seconds.
     """
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"x and y must be non-empty and of equal length (got {len(x)} and {len(y)})")
+    if aux is not None and (len(aux) != len(x) or augment):
+        raise ValueError("aux must have one row per sample of x and cannot be used with augment=True "
+                         "(cached targets would not match the augmented view); compute them per batch instead")
     set_seed(seed)
     device = get_device(device) if not isinstance(device, torch.device) else device
     model.to(device)
@@ -116,7 +131,7 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, *, epochs: int = 10, batch_size:
             if channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             logits = model(xb)
-            loss = loss_fn(logits, xb, yb)
+            loss = loss_fn(logits, xb, yb) if aux is None else loss_fn(logits, xb, yb, aux[idx].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -134,4 +149,6 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, *, epochs: int = 10, batch_size:
         bar.set_postfix(loss=f"{history['train_loss'][-1]:.3f}",
                         **({"val": f"{history['val_acc'][-1]:.4f}"} if val is not None else {}))
     bar.close()
+    if channels_last:
+        model.to(memory_format=torch.contiguous_format)  # hand the model back as it came
     return history

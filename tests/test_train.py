@@ -79,3 +79,20 @@ def test_device_choice(monkeypatch):
     assert get_device() == torch.device("cpu")
     monkeypatch.delenv("FSC_DEVICE")
     assert get_device().type in {"cuda", "mps", "cpu"}
+
+
+def test_aux_rows_follow_the_batch_order():
+    x, y = _toy(64)
+    aux = torch.arange(64).float()
+    seen = []
+
+    def loss_fn(logits, xb, yb, aux_b):
+        rows = aux_b.long()
+        assert torch.equal(xb, x[rows]) and torch.equal(yb, y[rows])  # the same samples, in the same order
+        seen.append(rows)
+        return torch.nn.functional.cross_entropy(logits, yb)
+
+    fit(_tiny(), x, y, epochs=1, batch_size=16, aux=aux, loss_fn=loss_fn, progress=False)
+    assert sorted(torch.cat(seen).tolist()) == list(range(64))
+    with pytest.raises(ValueError, match="augment"):
+        fit(_tiny(), x, y, epochs=1, aux=aux, augment=True, loss_fn=loss_fn, progress=False)
