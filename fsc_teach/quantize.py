@@ -1,0 +1,57 @@
+"""Uniform symmetric k-bit weight quantization, simulated in floating point ("fake quantization").
+
+A weight ``w`` becomes ``q · scale`` with the integer ``q = clamp(round(w / scale), -Q, Q)``, ``Q = 2^(k-1) - 1``
+and ``scale = max|w| / Q``: the uniform affine scheme of Jacob et al. (2018) with its zero point fixed at 0, per
+tensor or per output channel as in Krishnamoorthi (2018, "Quantizing deep convolutional networks for efficient
+inference: A whitepaper", Sec. 2). (Deep Compression, Han et al. 2016, shares k-means centroids instead.)
+
+There are ``2Q + 1 = 2^k - 1`` levels and zero is one of them (pruned weights stay pruned); the largest weight is
+represented exactly and nothing is clipped, so every weight's rounding error is at most ``scale / 2``.
+``per_channel=True`` gives every output channel (dim 0) its own scale, so a channel of small weights is not rounded
+on a grid sized for the largest one.
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["quant_scale", "quantize_tensor", "quantize_model"]
+
+
+def _levels(bits: int) -> int:
+    if isinstance(bits, bool) or not isinstance(bits, int) or bits < 2:
+        raise ValueError(f"bits must be an integer >= 2 (a symmetric grid needs -Q..Q with Q >= 1), got {bits!r}")
+    return 2 ** (bits - 1) - 1
+
+
+def quant_scale(w: Tensor, bits: int, per_channel: bool = False) -> Tensor:
+    """The step ``max|w| / (2^(bits-1) - 1)``: a scalar tensor, or shape ``(C_out, 1, ..., 1)`` per channel."""
+    qmax = _levels(bits)
+    w = w.detach()
+    if per_channel and w.ndim > 1:
+        amax = w.abs().reshape(w.shape[0], -1).amax(dim=1).view(-1, *([1] * (w.ndim - 1)))
+    else:
+        amax = w.abs().amax()
+    # an all-zero tensor or channel: any positive step represents it exactly
+    return torch.where(amax > 0, amax / qmax, torch.ones_like(amax))
+
+
+@torch.no_grad()
+def quantize_tensor(w: Tensor, bits: int, per_channel: bool = False) -> Tensor:
+    """Jacob et al. (2018) uniform quantization, zero point 0: ``w`` (any shape) on a ``bits``-bit grid, as floats."""
+    qmax = _levels(bits)
+    scale = quant_scale(w, bits, per_channel)
+    return torch.clamp(torch.round(w / scale), -qmax, qmax) * scale
+
+
+@torch.no_grad()
+def quantize_model(model: nn.Module, bits: int, per_channel: bool = False) -> nn.Module:
+    """A deep copy of ``model`` with ``bits``-bit conv and linear weights (biases and BatchNorm untouched)."""
+    _levels(bits)
+    quantized = copy.deepcopy(model)
+    for mod in quantized.modules():
+        if isinstance(mod, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)):
+            mod.weight.copy_(quantize_tensor(mod.weight, bits, per_channel))
+    return quantized
