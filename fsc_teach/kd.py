@@ -28,7 +28,7 @@ from .checkpoint import freeze
 from .losses import kd_loss
 from .train import fit, get_device, predict
 
-__all__ = ["check_teacher", "distill", "function_matching"]
+__all__ = ["check_teacher", "distill", "distill_from_logits", "function_matching"]
 
 
 def check_teacher(student: nn.Module, teacher: nn.Module, params=None) -> None:
@@ -84,6 +84,38 @@ def distill(student: nn.Module, teacher: nn.Module, x: Tensor, y: Tensor | None 
 
     fit_kwargs.setdefault("desc", "distill")
     return fit(student, x, y, epochs=epochs, loss_fn=loss_fn, **fit_kwargs)
+
+
+def distill_from_logits(student: nn.Module, x: Tensor, teacher_logits: Tensor, y: Tensor | None = None, *,
+                        T: float = 4.0, alpha: float = 0.9, epochs: int = 10,
+                        **fit_kwargs) -> dict[str, list[float]]:
+    """``distill`` with the teacher's logits computed once, ahead of time (``teacher_logits[i]`` belongs to ``x[i]``).
+
+    Saves one teacher forward pass per sample per epoch — the whole cost of KD with a big teacher on a CPU. It is
+    exact only without augmentation (method notes §1: cached logits must describe the very view the student sees),
+    so ``augment`` is refused by ``fit``. Row ``i`` of the cache follows sample ``i`` through every shuffle because
+    ``fit`` indexes ``x``, ``y`` and the cache with the same batch indices.
+    """
+    if len(teacher_logits) != len(x):
+        raise ValueError(f"teacher_logits has {len(teacher_logits)} rows for {len(x)} samples; compute them with "
+                         "train.predict(teacher, x)")
+    if fit_kwargs.get("augment"):
+        raise ValueError("cached teacher logits cannot follow random crops/flips; use distill(..., augment=...) "
+                         "to run the teacher on every augmented batch")
+    for key in ("loss_fn", "aux"):
+        if key in fit_kwargs:
+            raise TypeError(f"{key}= is set by distillation itself; it cannot be passed through")
+    teacher_logits = teacher_logits.detach().float().cpu()
+    if y is None:
+        alpha = 1.0
+        y = teacher_logits.argmax(1)
+    labelled = alpha < 1.0
+
+    def loss_fn(logits: Tensor, _xb: Tensor, yb: Tensor, t_logits: Tensor) -> Tensor:
+        return kd_loss(logits, t_logits, T=T, alpha=alpha, targets=yb if labelled else None)
+
+    fit_kwargs.setdefault("desc", "distill (cached teacher)")
+    return fit(student, x, y, epochs=epochs, loss_fn=loss_fn, aux=teacher_logits, **fit_kwargs)
 
 
 class _SharedView(nn.Module):

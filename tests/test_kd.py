@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from fsc_teach.kd import check_teacher, distill, function_matching
+from fsc_teach.kd import check_teacher, distill, distill_from_logits, function_matching
 from fsc_teach.losses import kd_loss
 from fsc_teach.models import VGG
 from fsc_teach.train import fit, predict
@@ -157,3 +157,21 @@ def test_function_matching_learns_the_teacher(teacher):
     function_matching(student, copy.deepcopy(teacher), x, epochs=20, batch_size=32, lr=0.05, progress=False)
     after = _agreement(student, teacher, x_test)
     assert after > max(0.6, before + 0.2), (before, after)
+
+
+def test_cached_teacher_logits_give_the_same_student_as_a_live_teacher(teacher):
+    x, y = _toy(64)
+    live, cached = _net((4, 8), seed=6), _net((4, 8), seed=6)
+    distill(live, copy.deepcopy(teacher), x, y, T=4.0, alpha=0.8, epochs=3, batch_size=16, progress=False)
+    distill_from_logits(cached, x, predict(teacher, x), y, T=4.0, alpha=0.8, epochs=3, batch_size=16,
+                        progress=False)
+    assert torch.allclose(predict(live, x), predict(cached, x), atol=1e-4)
+
+
+def test_cached_teacher_logits_refuse_augmentation_and_misaligned_rows(teacher):
+    x, y = _toy(32)
+    logits = predict(teacher, x)
+    with pytest.raises(ValueError, match="augment"):
+        distill_from_logits(_net((4, 8)), x, logits, y, augment=True, progress=False)
+    with pytest.raises(ValueError, match="rows"):
+        distill_from_logits(_net((4, 8)), x, logits[:-1], y, progress=False)
