@@ -1,0 +1,53 @@
+"""Execute every notebook at `quick` scale with papermill; any failing cell fails the test."""
+import json
+import os
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+QUICK_BUDGET_S = 90  # the course's promise for the 2-core CI machine
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "notebooks/ holds no numbered notebooks"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_structure(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and "FSC_SCALE" in tagged[0].source, "one `parameters` cell reading FSC_SCALE"
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for heading in ("Learning objectives", "Exercise", "References", "paper"):
+        assert heading.lower() in text.lower(), f"{path.name} lacks a '{heading}' section"
+    assert any("check." in c.source for c in code), "exercises need automatic self-checks"
+    # committed with the outputs of a real run, free of errors
+    assert any(c.get("outputs") for c in code), "commit the outputs of a `standard` run (make notebooks)"
+    assert not [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert all("def " not in c.source or "my_" in c.source or "solution" in c.metadata.get("tags", [])
+               or "fsc_teach" in c.source for c in code), "reusable code belongs in the package"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_at_quick_scale(path, tmp_path, monkeypatch):
+    import papermill
+
+    monkeypatch.setenv("FSC_SCALE", "quick")
+    monkeypatch.setenv("FSC_STATIC", "1")
+    out = tmp_path / path.name
+    start = time.perf_counter()
+    papermill.execute_notebook(str(path), str(out), cwd=str(path.parent), kernel_name="python3",
+                               progress_bar=False)
+    seconds = time.perf_counter() - start
+    timings = ROOT / "build" / "timings-quick-tests.json"
+    timings.parent.mkdir(exist_ok=True)
+    data = json.loads(timings.read_text()) if timings.is_file() else {}
+    data[path.name] = round(seconds, 1)
+    timings.write_text(json.dumps(data, indent=2) + "\n")
+    assert seconds <= 1.5 * QUICK_BUDGET_S, f"{path.name} took {seconds:.0f} s at quick scale"
