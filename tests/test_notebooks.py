@@ -12,6 +12,34 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
 QUICK_BUDGET_S = 90  # the course's promise for the 2-core CI machine
 
 
+def _package_names() -> set[str]:
+    import importlib
+    import pkgutil
+
+    import fsc_teach
+
+    names = set()
+    for info in pkgutil.iter_modules(fsc_teach.__path__):
+        names.update(getattr(importlib.import_module(f"fsc_teach.{info.name}"), "__all__", []))
+    return names
+
+
+PACKAGE_NAMES = _package_names()
+
+
+def _local_functions(cells):
+    """(name, lines) of every function defined in a code cell that is not an exercise solution."""
+    import ast
+
+    for cell in cells:
+        if "solution" in cell.metadata.get("tags", []):
+            continue
+        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.name.startswith("my_"):
+                yield node.name, node.end_lineno - node.lineno + 1
+
+
 def test_there_are_notebooks():
     assert NOTEBOOKS, "notebooks/ holds no numbered notebooks"
 
@@ -29,8 +57,9 @@ def test_notebook_structure(path):
     # committed with the outputs of a real run, free of errors
     assert any(c.get("outputs") for c in code), "commit the outputs of a `standard` run (make notebooks)"
     assert not [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert all("def " not in c.source or "my_" in c.source or "solution" in c.metadata.get("tags", [])
-               or "fsc_teach" in c.source for c in code), "reusable code belongs in the package"
+    for name, length in _local_functions(code):  # small plotting/widget callbacks only: reusable code is the package's
+        assert name not in PACKAGE_NAMES, f"{path.name} re-defines fsc_teach's {name}: import it instead"
+        assert length <= 30, f"{path.name}: {name} is {length} lines long; move it into fsc_teach with a test"
 
 
 @pytest.mark.slow

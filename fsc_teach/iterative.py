@@ -1,0 +1,346 @@
+"""Iterative knowledge distillation (Yalburgi 2019, seed 003): compress step by step.
+
+A parent teaches a smaller child, the child becomes the next parent, and the chain stops when the accuracy drop
+from the original teacher exceeds a tolerance. Seed 003's four variants (§3.2) are one function,
+``iterative_distill``:
+
+* Parent → Child:         ``children=1, ancestors=1``: a chain;
+* Parent → Children:      ``children=n`` (different seeds, or a list of architectures per generation), keeping the
+  best child (``keep="best"``) or growing a tree in which every accepted child teaches its own children
+  (``keep="all"``);
+* Ancestors → Child:      ``ancestors=m``: the last ``m`` models of the lineage (the parent, the grandparent, ...)
+  teach together, as an ``Ensemble`` that averages their softened *probabilities*;
+* Ancestors → Children:   both.
+
+Loss (seed 003 §4.3 and abstract): ``KL(parent ‖ child) + CE(y, ŷ)`` — Hinton's loss through ``kd.kd_loss``, here
+``alpha·T²·KL + (1 − alpha)·CE`` with ``alpha = 0.5`` (equal weights, as in the seed; the ``T²`` keeps the soft
+term's gradient independent of ``T``) — plus the abstract's optional third term, a hint
+``hint_weight · MSE(regressor(child block j), parent block j)`` (FitNets-style, single stage).
+
+Every parent is deep-copied and frozen before it teaches; no child is ever the same object as a parent. Without
+augmentation or hint the parents' logits on the training set are computed once per parent and reused by every
+child and every epoch (``Generation.logits``): exact, because the student sees the very images the logits
+describe (method notes §1).
+
+Why average probabilities, not logits? ``mean_k softmax(z_k/T)`` is a mixture: each parent's belief counts with
+weight ``1/m`` and a class any parent finds plausible keeps probability. ``softmax(mean_k z_k / T)`` is the
+normalised *geometric* mean of the parents' distributions: a class only one parent rules out is suppressed, the
+most confident parent dominates, and the target is sharper than any parent — a different target, not an average
+of what the parents believe (method notes §1).
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from .checkpoint import freeze
+from .kd import check_teacher, distill, distill_from_logits
+from .models import VGG, BlockNet, count_flops, count_params
+from .train import evaluate, predict
+
+EVAL_BATCH = 256  # evaluation batch: on a CPU, batches of 256 run about twice as fast as 1000
+
+__all__ = ["ensemble_logits", "Ensemble", "Generation", "make_root", "teach", "iterative_distill", "best_path",
+           "stopping_point", "generation_table", "shrink_blocks", "shrink_width"]
+
+
+def ensemble_logits(logits: Sequence[Tensor], T: float) -> Tensor:
+    """``T·log(mean_k softmax(z_k / T))`` for ``m`` tensors ``(B, classes)``; its softmax at ``T`` is their mean.
+
+    Computed as ``T·(logsumexp_k log_softmax(z_k/T) − log m)``, which never takes the log of an underflowed zero.
+    """
+    if len(logits) == 0:
+        raise ValueError("an ensemble needs at least one parent")
+    log_p = torch.stack([F.log_softmax(z / T, dim=1) for z in logits])  # (m, B, classes)
+    return T * (torch.logsumexp(log_p, dim=0) - math.log(len(logits)))
+
+
+class Ensemble(nn.Module):
+    """Several frozen parents as one teacher whose temperature-``T`` softmax is the mean of their probabilities.
+
+    ``forward(x)`` returns ``ensemble_logits([p(x) for p in parents], T)``: feed it to ``kd_loss`` with the same
+    ``T``. With ``T = 1`` it is the ordinary probability-averaging ensemble classifier.
+    """
+
+    def __init__(self, parents: Sequence[nn.Module], T: float = 1.0):
+        super().__init__()
+        if not parents:
+            raise ValueError("an ensemble needs at least one parent")
+        self.parents = nn.ModuleList(parents)
+        self.T = float(T)
+
+    def forward(self, x: Tensor) -> Tensor:  # (B, C, H, W) -> (B, classes)
+        return ensemble_logits([p(x) for p in self.parents], self.T)
+
+
+@dataclass
+class Generation:
+    """One model of the lineage: the original teacher is generation 0 (``depth`` 0, no parents)."""
+
+    name: str
+    model: BlockNet
+    depth: int
+    parents: list[str]
+    val_acc: float
+    test_acc: float
+    params: int
+    flops: int
+    accepted: bool = True
+    seconds: float = 0.0  # training time
+    history: dict = field(default_factory=dict, repr=False)
+    logits: Tensor | None = field(default=None, repr=False)  # on the training set, once it has taught
+
+    @property
+    def widths(self) -> list[int]:
+        return self.model.widths
+
+
+def _frozen_copy(model: nn.Module) -> nn.Module:
+    return freeze(copy.deepcopy(model))
+
+
+def _measure(name: str, model: BlockNet, depth: int, parents: list[str], x: Tensor, val: tuple[Tensor, Tensor],
+             test: tuple[Tensor, Tensor]) -> Generation:
+    return Generation(name, model, depth, parents, evaluate(model, *val, batch_size=EVAL_BATCH),
+                      evaluate(model, *test, batch_size=EVAL_BATCH),
+                      count_params(model), count_flops(model, tuple(x.shape[1:])))
+
+
+def make_root(teacher: BlockNet, x: Tensor, val: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor]) -> Generation:
+    """Generation 0: a frozen copy of ``teacher``, measured, with its logits on ``x`` cached for its children.
+
+    Build it once and pass it to several ``iterative_distill`` calls on the same ``x``: the teacher's forward
+    passes are then paid once.
+    """
+    root = _measure("G0", _frozen_copy(teacher), 0, [], x, val, test)
+    root.logits = predict(root.model, x, batch_size=EVAL_BATCH)
+    return root
+
+
+class _HintLoss(nn.Module):
+    """``MSE(regressor(child block j), parent block j)`` read from forward hooks (seed 003's third term)."""
+
+    def __init__(self, child: BlockNet, parent: BlockNet, block: int, x_probe: Tensor):
+        super().__init__()
+        self.saved: dict[str, Tensor] = {}
+        self.handles = [
+            child.blocks[block].register_forward_hook(lambda m, i, o: self.saved.__setitem__("child", o)),
+            parent.blocks[block].register_forward_hook(lambda m, i, o: self.saved.__setitem__("parent", o))]
+        with torch.no_grad():
+            was = child.training
+            child.eval()
+            child(x_probe[:2])
+            parent(x_probe[:2])
+            child.train(was)
+        s, t = self.saved["child"], self.saved["parent"]
+        if s.shape[2:] != t.shape[2:]:
+            self.remove()
+            raise ValueError(f"hint block {block}: child and parent feature maps differ in size "
+                             f"({tuple(s.shape[2:])} vs {tuple(t.shape[2:])})")
+        self.regressor = nn.Conv2d(s.shape[1], t.shape[1], kernel_size=1)  # FitNets' regressor: to parent channels
+
+    def forward(self) -> Tensor:
+        return F.mse_loss(self.regressor(self.saved["child"]), self.saved["parent"].detach())
+
+    def remove(self) -> None:
+        """Detach the hooks, so the trained child carries no trace of its training."""
+        for h in self.handles:
+            h.remove()
+        self.saved.clear()
+
+
+def teach(parents: Sequence[nn.Module], build_child: Callable[[], BlockNet], x: Tensor, y: Tensor, *,
+          T: float = 4.0, alpha: float = 0.5, epochs: int = 5, seed: int = 0, hint_block: int | None = None,
+          hint_weight: float = 1.0, parent_logits: Sequence[Tensor] | None = None,
+          **fit_kwargs) -> tuple[BlockNet, dict]:
+    """Train a new child from one or several parents with ``alpha·T²·KL + (1 − alpha)·CE`` (+ hint).
+
+    Returns ``(child, history)``.
+
+    ``x``: ``(N, C, H, W)``, ``y``: ``(N,)``. Parents are deep-copied and frozen first, so training can never change
+    them and the child can never alias one. With several parents the soft target is the average of their
+    temperature-``T`` probabilities (``ensemble_logits``). ``parent_logits`` (one ``(N, classes)`` tensor per parent,
+    on ``x``) skips the parents' forward passes; it is used only without ``augment`` and hint, and computed here
+    otherwise. ``hint_block`` (e.g. ``-1``, the last block) adds ``hint_weight · MSE`` with a trainable 1x1
+    regressor; it needs one parent whose block has the child's spatial size. Other keyword arguments go to
+    ``train.fit`` (``lr``, ``batch_size``, ``val``, ``progress``...).
+    """
+    originals = list(parents)
+    parents = [_frozen_copy(p) for p in originals]
+    torch.manual_seed(seed)
+    child = build_child()
+    if any(child is p for p in originals):
+        raise ValueError("build_child returned a parent: a child must be a new network")
+    teacher = parents[0] if len(parents) == 1 else Ensemble(parents, T)
+    check_teacher(child, teacher)
+    if hint_block is None and not fit_kwargs.get("augment"):
+        if parent_logits is None:
+            parent_logits = [predict(p, x, batch_size=EVAL_BATCH) for p in parents]
+        if len(parent_logits) != len(parents):
+            raise ValueError(f"{len(parent_logits)} logit tensors for {len(parents)} parents")
+        target = parent_logits[0] if len(parent_logits) == 1 else ensemble_logits(parent_logits, T)
+        history = distill_from_logits(child, x, target, y, T=T, alpha=alpha, epochs=epochs, seed=seed,
+                                      **fit_kwargs)
+        return child, history
+    extra = None
+    if hint_block is not None:
+        if len(parents) != 1:
+            raise ValueError("the hint term needs a single parent (its features are the hint)")
+        extra = _HintLoss(child, parents[0], hint_block, x)
+        fit_kwargs["params"] = list(child.parameters()) + list(extra.regressor.parameters())
+    try:
+        history = distill(child, teacher, x, y, T=T, alpha=alpha, epochs=epochs, seed=seed,
+                          extra_loss=(lambda: hint_weight * extra()) if extra is not None else None, **fit_kwargs)
+    finally:
+        if extra is not None:
+            extra.remove()
+    return child, history
+
+
+def iterative_distill(teacher: BlockNet | Generation,
+                      builders: Sequence[Callable[[], BlockNet] | Sequence[Callable[[], BlockNet]]],
+                      x: Tensor, y: Tensor, val: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], *,
+                      tolerance: float = 0.01, children: int = 1, keep: str = "best", ancestors: int = 1,
+                      seed: int = 0, progress: bool = True, **teach_kwargs) -> list[Generation]:
+    """Distil generation by generation until the drop from the teacher's validation accuracy exceeds ``tolerance``.
+
+    ``teacher``: the original network, or ``make_root(...)``'s generation 0 (its cached logits are reused).
+    ``builders[g]`` builds generation ``g + 1``'s child, or is a list of builders (children of different
+    architectures). Each builder is trained ``children`` times with different seeds. Selection and stopping use
+    ``val`` (held out from training); ``test`` accuracies are only reported. ``ancestors=m``: the last ``m`` models
+    of a child's lineage teach it together. Returns every model trained, generation 0 first; a child whose drop
+    exceeds ``tolerance`` is returned with ``accepted=False`` and teaches no one; the run stops at the first
+    generation with no accepted child. Other keyword arguments go to ``teach`` (``epochs``, ``T``, ``alpha``,
+    ``hint_block``, ``lr``...).
+    """
+    if keep not in ("best", "all"):
+        raise ValueError(f"keep must be 'best' or 'all', got {keep!r}")
+    if children < 1 or ancestors < 1:
+        raise ValueError("children and ancestors must be at least 1")
+    if isinstance(teacher, Generation):
+        root = teacher
+        if root.depth != 0 or root.logits is None or len(root.logits) != len(x):
+            raise ValueError("pass make_root(teacher, x, val, test) built on this very x, or the teacher itself")
+    else:
+        root = make_root(teacher, x, val, test)
+    lineage = {root.name: [root]}  # name -> [its ancestors ..., itself]
+    frontier, out = [root], [root]
+    bar = tqdm(total=len(builders), desc="generations", disable=not progress, leave=False)
+    for depth, spec in enumerate(builders, start=1):
+        options = list(spec) if isinstance(spec, (list, tuple)) else [spec]
+        per_parent = len(options) * children
+        accepted_here = []
+        for parent in frontier:
+            teachers = lineage[parent.name][-ancestors:]
+            for g in teachers:
+                if g.logits is None:
+                    g.logits = predict(g.model, x, batch_size=EVAL_BATCH)  # once per parent, for all its children
+            candidates = []
+            for a, build in enumerate(options):
+                for c in range(children):
+                    run_seed = seed + 1000 * depth + 100 * a + c
+                    start = time.perf_counter()
+                    child, history = teach([g.model for g in teachers], build, x, y, seed=run_seed,
+                                           parent_logits=[g.logits for g in teachers], progress=False,
+                                           **teach_kwargs)
+                    seconds = time.perf_counter() - start
+                    k = len(candidates) + 1
+                    if per_parent == 1 and len(frontier) == 1:
+                        name = f"G{depth}"
+                    else:
+                        name = f"{parent.name}.{k}" if parent.depth else f"G1.{k}"
+                    gen = _measure(name, freeze(child), depth, [g.name for g in teachers], x, val, test)
+                    gen.history, gen.seconds = history, seconds
+                    gen.accepted = root.val_acc - gen.val_acc <= tolerance
+                    lineage[name] = lineage[parent.name] + [gen]
+                    candidates.append(gen)
+            out.extend(candidates)
+            good = [g for g in candidates if g.accepted]
+            if keep == "best" and good:
+                good = [max(good, key=lambda g: g.val_acc)]
+            accepted_here.extend(good)
+        bar.update(1)
+        if not accepted_here:
+            break  # every child dropped more than the tolerance: the chain stops here
+        frontier = accepted_here
+    bar.close()
+    return out
+
+
+def best_path(generations: Sequence[Generation]) -> list[Generation]:
+    """The ``keep="best"`` lineage: generation 0, then at every depth the child with the best validation accuracy."""
+    depths = sorted({g.depth for g in generations})
+    return [max((g for g in generations if g.depth == d), key=lambda g: g.val_acc) for d in depths]
+
+
+def stopping_point(generations: Sequence[Generation], tolerance: float) -> int:
+    """Depth of the last generation a ``keep="best"`` run with this ``tolerance`` keeps (0: no child is kept).
+
+    Exact for the output of a ``keep="best"`` run with any larger tolerance on the same seeds: a run with a
+    smaller tolerance trains the very same children (the seeds do not depend on it) and stops at the first depth
+    whose best child drops more than ``tolerance`` below generation 0's validation accuracy.
+    """
+    path = best_path(generations)
+    root = path[0]
+    last = 0
+    for g in path[1:]:
+        if root.val_acc - g.val_acc > tolerance:
+            break
+        last = g.depth
+    return last
+
+
+def generation_table(generations: Sequence[Generation]) -> list[dict]:
+    """One row per generation (for ``plots.show_table``): size, memory saved vs generation 0, accuracies, drop."""
+    root = next(g for g in generations if g.depth == 0)
+    return [{"generation": g.name, "taught by": " + ".join(g.parents) or "—",
+             "widths": ",".join(str(w) for w in g.widths), "params": g.params,
+             "memory saved": f"{100 * (1 - g.params / root.params):.1f} %", "FLOPs (M)": f"{g.flops / 1e6:.2f}",
+             "val acc": f"{100 * g.val_acc:.2f} %", "test acc": f"{100 * g.test_acc:.2f} %",
+             "drop (val)": f"{100 * (root.val_acc - g.val_acc):+.2f}", "kept": "yes" if g.accepted else "no"}
+            for g in generations]
+
+
+def shrink_width(model: VGG, factor: float) -> Callable[[], VGG]:
+    """Seed 003 §4.2 "reduce block size": a builder of ``model``'s architecture with every block ``factor`` as wide."""
+    config = dict(model.config)
+    config["widths"] = [max(1, round(w * factor)) for w in config["widths"]]
+    return lambda: VGG(**config)
+
+
+def shrink_blocks(model: VGG, drop: int) -> Callable[[], VGG]:
+    """Seed 003 §4.2 "reduce number of blocks": a builder of ``model``'s architecture with ``drop`` fewer conv blocks.
+
+    A stage is the run of blocks up to a pool. Blocks are removed from the deepest stage first (the widest, the
+    most parameters), one per stage in turn, never emptying a stage; a stage loses one conv but keeps its output
+    width and its pool, so the head's input size is unchanged.
+    """
+    config = dict(model.config)
+    widths, pools = config["widths"], sorted(config["pools"])
+    stages, start = [], 0
+    for p in pools:
+        stages.append(list(widths[start:p + 1]))
+        start = p + 1
+    if start < len(widths):
+        stages.append(list(widths[start:]))
+    removable = sum(len(s) - 1 for s in stages)
+    if not 0 <= drop <= removable:
+        raise ValueError(f"can drop between 0 and {removable} blocks without emptying a stage, got {drop}")
+    order = [i for rnd in range(max(len(s) for s in stages)) for i in reversed(range(len(stages)))
+             if len(stages[i]) - 1 > rnd]
+    for i in order[:drop]:
+        stages[i].pop(0)
+    config["widths"] = [w for s in stages for w in s]
+    config["pools"], pos = [], -1
+    for s in stages[:len(pools)]:
+        pos += len(s)
+        config["pools"].append(pos)
+    return lambda: VGG(**config)

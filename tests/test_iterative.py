@@ -1,0 +1,213 @@
+"""Iterative distillation (seed 003): stopping rule, frozen separate parents, probability-averaging ensembles."""
+import copy
+import math
+
+import pytest
+import torch
+from torch.nn import functional as F
+
+from fsc_teach import iterative as it
+from fsc_teach.kd import distill_from_logits
+from fsc_teach.models import VGG, count_flops, count_params, vgg16_cifar, vgg_fmnist
+from fsc_teach.train import evaluate, fit, predict
+
+FIT = dict(epochs=2, batch_size=32, lr=0.05)
+
+
+def _toy(n=160, seed=0):
+    """8x8 images whose class is the place of a bright pixel."""
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 10
+    x = torch.randn(n, 1, 8, 8, generator=gen) * 0.3
+    x[torch.arange(n), 0, 1 + (y // 5) * 4, 1 + (y % 5)] += 3.0
+    return x, y
+
+
+def _builder(widths):
+    return lambda: VGG(list(widths), pools=[0, 1], in_channels=1, input_size=8)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    x, y = _toy()
+    val, test = _toy(100, seed=1), _toy(100, seed=2)
+    torch.manual_seed(1)
+    teacher = _builder((16, 32))()
+    fit(teacher, x, y, epochs=10, batch_size=32, lr=0.05, progress=False)
+    return teacher.eval(), x, y, val, test
+
+
+def _state(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_ensemble_averages_probabilities_not_logits():
+    gen = torch.Generator().manual_seed(0)
+    z = [torch.randn(5, 10, generator=gen) * 4 for _ in range(3)]
+    for T in (1.0, 4.0):
+        target = it.ensemble_logits(z, T)
+        mean_p = torch.stack([F.softmax(zk / T, 1) for zk in z]).mean(0)
+        assert torch.allclose(F.softmax(target / T, 1), mean_p, atol=1e-6)
+        geometric = F.softmax(torch.stack(z).mean(0) / T, 1)  # averaging logits: a different target
+        assert (geometric - mean_p).abs().max() > 1e-2
+    # extreme logits: no log(0), still a valid distribution
+    huge = [torch.tensor([[1e4, 0.0, -1e4]]), torch.tensor([[-1e4, 1e4, 0.0]])]
+    p = F.softmax(it.ensemble_logits(huge, 1.0), 1)
+    assert torch.isfinite(p).all() and torch.allclose(p, torch.tensor([[0.5, 0.5, 0.0]]), atol=1e-6)
+    # one parent: the same soft target as its own logits
+    assert torch.allclose(F.softmax(it.ensemble_logits(z[:1], 4.0) / 4.0, 1), F.softmax(z[0] / 4.0, 1), atol=1e-6)
+
+
+def test_ensemble_module_matches_its_parents(setup):
+    teacher, x, *_ = setup
+    parents = [teacher, _builder((4, 8))().eval()]
+    ens = it.Ensemble(parents, T=2.0)
+    expected = torch.stack([F.softmax(p(x[:20]) / 2.0, 1) for p in parents]).mean(0)
+    assert torch.allclose(F.softmax(ens(x[:20]) / 2.0, 1), expected, atol=1e-6)
+    with pytest.raises(ValueError):
+        it.Ensemble([])
+
+
+def test_teach_leaves_parents_alone_and_builds_a_new_child(setup):
+    teacher, x, y, *_ = setup
+    parent = copy.deepcopy(teacher).train()  # handed over trainable and in train mode
+    for p in parent.parameters():
+        p.requires_grad_(True)
+    before = _state(parent)
+    child, hist = it.teach([parent], _builder((4, 8)), x, y, seed=0, progress=False, **FIT)
+    assert child is not parent and not any(c is p for c in child.parameters() for p in parent.parameters())
+    assert all(torch.equal(v, parent.state_dict()[k]) for k, v in before.items())  # BN buffers included
+    assert parent.training and all(p.requires_grad and p.grad is None for p in parent.parameters())
+    assert len(hist["train_loss"]) == FIT["epochs"]
+    with pytest.raises(ValueError, match="new network"):
+        it.teach([parent], lambda: parent, x, y, progress=False, **FIT)
+
+
+def test_teach_with_two_parents_distils_the_probability_average(setup):
+    teacher, x, y, *_ = setup
+    other = _builder((8, 8))()
+    fit(other, x, y, epochs=3, batch_size=32, progress=False)
+    child, _ = it.teach([teacher, other], _builder((4, 8)), x, y, T=3.0, seed=5, progress=False, **FIT)
+    torch.manual_seed(5)
+    oracle = _builder((4, 8))()
+    target = it.ensemble_logits([predict(teacher, x), predict(other, x)], 3.0)
+    distill_from_logits(oracle, x, target, y, T=3.0, alpha=0.5, seed=5, progress=False, **FIT)
+    assert all(torch.equal(a, b) for a, b in zip(child.state_dict().values(), oracle.state_dict().values()))
+
+
+def test_hint_term_trains_and_leaves_no_hooks(setup):
+    teacher, x, y, *_ = setup
+    child, hist = it.teach([teacher], _builder((4, 8)), x, y, hint_block=-1, progress=False, **FIT)
+    assert all(not b._forward_hooks for b in child.blocks) and all(not b._forward_hooks for b in teacher.blocks)
+    assert all(math.isfinite(v) for v in hist["train_loss"])
+    no_pool_first = lambda: VGG([4, 8, 8], pools=[1, 2], in_channels=1, input_size=8)  # block 0: 8x8, not 4x4
+    with pytest.raises(ValueError, match="differ in size"):
+        it.teach([teacher], no_pool_first, x, y, hint_block=0, progress=False, **FIT)
+
+
+CHAIN = [_builder((8, 16)), _builder((4, 8)), _builder((1, 2))]
+
+
+@pytest.fixture(scope="module")
+def full_chain(setup):
+    teacher, x, y, val, test = setup
+    root = it.make_root(teacher, x, val, test)
+    return root, it.iterative_distill(root, CHAIN, x, y, val, test, tolerance=math.inf, progress=False, **FIT)
+
+
+def test_generations_record_accuracy_params_and_flops(setup, full_chain):
+    teacher, x, y, val, test = setup
+    _, gens = full_chain
+    assert [g.name for g in gens] == ["G0", "G1", "G2", "G3"] and [g.depth for g in gens] == [0, 1, 2, 3]
+    assert [g.parents for g in gens] == [[], ["G0"], ["G1"], ["G2"]]
+    for g in gens:
+        assert g.val_acc == evaluate(g.model, *val) and g.test_acc == evaluate(g.model, *test)
+        assert g.params == count_params(g.model) and g.flops == count_flops(g.model, (1, 8, 8))
+    assert gens[0].params > gens[1].params > gens[2].params > gens[3].params
+    assert gens[1].val_acc > 0.5  # a child really learned from its parent
+    rows = it.generation_table(gens)
+    assert rows[0]["memory saved"] == "0.0 %" and len(rows) == 4
+
+
+def test_every_parent_is_a_frozen_copy_and_never_a_child(setup, full_chain):
+    teacher, *_ = setup
+    _, gens = full_chain
+    models = [g.model for g in gens]
+    assert all(m is not teacher for m in models)
+    assert len({id(p) for m in models for p in m.parameters()}) == sum(len(list(m.parameters())) for m in models)
+    assert all(not m.training and not any(p.requires_grad for p in m.parameters()) for m in models)
+
+
+def test_chain_stops_at_the_tolerance_and_is_a_prefix_of_the_full_chain(setup, full_chain):
+    teacher, x, y, val, test = setup
+    root, full = full_chain
+    drops = [root.val_acc - g.val_acc for g in full[1:]]
+    for tol in sorted(set(drops)) + [-1.0]:
+        gens = it.iterative_distill(root, CHAIN, x, y, val, test, tolerance=tol, progress=False, **FIT)
+        stop = it.stopping_point(full, tol)
+        kept = [g for g in gens if g.accepted]
+        assert kept[-1].depth == stop  # the last kept generation is the one stopping_point predicts
+        assert [g.val_acc for g in gens] == [g.val_acc for g in full[:len(gens)]]  # same children, same seeds
+        assert all(root.val_acc - g.val_acc <= tol for g in kept[1:])
+        if len(gens) < len(full):  # stopped early: exactly one rejected child, beyond the tolerance
+            assert not gens[-1].accepted and root.val_acc - gens[-1].val_acc > tol and len(gens) == stop + 2
+    impossible = it.iterative_distill(root, CHAIN, x, y, val, test, tolerance=-1.0, progress=False, **FIT)
+    assert len(impossible) == 2 and not impossible[1].accepted and it.stopping_point(full, -1.0) == 0
+
+
+def test_same_seed_same_lineage_other_seed_other_children(setup):
+    teacher, x, y, val, test = setup
+    root = it.make_root(teacher, x, val, test)
+    a, b, c = (it.iterative_distill(root, CHAIN[:2], x, y, val, test, tolerance=math.inf, seed=s, progress=False,
+                                    **FIT) for s in (3, 3, 4))
+    same = lambda g, h: all(torch.equal(u, v) for u, v in zip(g.model.state_dict().values(),
+                                                               h.model.state_dict().values()))
+    assert all(same(g, h) for g, h in zip(a, b))
+    assert not same(a[-1], c[-1])
+
+
+def test_children_keep_best_keep_all_and_ancestors(setup):
+    teacher, x, y, val, test = setup
+    root = it.make_root(teacher, x, val, test)
+    kw = dict(tolerance=math.inf, children=2, progress=False, **FIT)
+    best = it.iterative_distill(root, CHAIN[:2], x, y, val, test, keep="best", **kw)
+    assert [g.name for g in best] == ["G0", "G1.1", "G1.2", "G1.1.1" if best[1].val_acc >= best[2].val_acc
+                                      else "G1.2.1", best[3].name[:-1] + "2"]
+    winner = max(best[1:3], key=lambda g: g.val_acc)
+    assert all(g.parents == [winner.name] for g in best[3:])
+    assert [g.name for g in it.best_path(best)][:2] == ["G0", winner.name]
+    tree = it.iterative_distill(root, CHAIN[:2], x, y, val, test, keep="all", **kw)
+    assert len(tree) == 1 + 2 + 4 and sorted(g.parents[0] for g in tree[3:]) == ["G1.1", "G1.1", "G1.2", "G1.2"]
+    anc = it.iterative_distill(root, CHAIN, x, y, val, test, ancestors=2, **{**kw, "children": 1})
+    assert [g.parents for g in anc] == [[], ["G0"], ["G0", "G1"], ["G1", "G2"]]
+    # architectures as children: a list of builders per generation
+    mixed = it.iterative_distill(root, [[_builder((8, 16)), _builder((4, 8))]], x, y, val, test,
+                                 **{**kw, "children": 1})
+    assert [g.widths for g in mixed[1:]] == [[8, 16], [4, 8]]
+    with pytest.raises(ValueError):
+        it.iterative_distill(root, CHAIN, x, y, val, test, keep="some")
+
+
+def test_shrink_builders_make_smaller_networks():
+    teacher = vgg_fmnist()
+    x = torch.zeros(2, 1, 28, 28)
+    sizes = [count_params(teacher)]
+    for f in (0.5, 0.25, 0.125):
+        net = it.shrink_width(teacher, f)()
+        assert net.widths == [max(1, round(w * f)) for w in teacher.widths] and net(x).shape == (2, 10)
+        sizes.append(count_params(net))
+    assert sizes == sorted(sizes, reverse=True) and len(set(sizes)) == len(sizes)
+    params, flops = [], []
+    for drop in range(4):
+        net = it.shrink_blocks(teacher, drop)()
+        assert len(net.blocks) == 6 - drop and len(net.config["pools"]) == 3 and net(x).shape == (2, 10)
+        assert net.widths[-1] == 128  # every stage keeps its output width
+        params.append(count_params(net))
+        flops.append(count_flops(net))
+    assert params[0] == count_params(teacher)
+    assert all(a > b for a, b in zip(params, params[1:])) and all(a > b for a, b in zip(flops, flops[1:]))
+    assert it.shrink_blocks(teacher, 3)().widths == [32, 64, 128]
+    with pytest.raises(ValueError):
+        it.shrink_blocks(teacher, 4)
+    vgg16 = it.shrink_blocks(vgg16_cifar(), 8)()  # paper scale: 13 convs in 5 stages -> one conv per stage
+    assert vgg16.widths == [64, 128, 256, 512, 512] and vgg16(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
