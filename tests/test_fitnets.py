@@ -120,3 +120,22 @@ def test_single_stage_library_variant_trains_student_and_regressor():
     assert any(not torch.equal(reg_before[k], v) for k, v in regressor.state_dict().items())
     assert all(torch.equal(teacher_state[k], v) for k, v in teacher.state_dict().items())
     assert isinstance(student.head[-1], nn.Linear)  # the regressor is not part of the student
+
+
+def test_cached_teacher_outputs_give_the_same_training_as_per_batch_teacher_passes():
+    """cache=True only moves the teacher's work ahead of training: same losses, same student (no augmentation)."""
+    runs = []
+    for cache in (False, True):
+        teacher, student, x, y = _nets()
+        kw = dict(guided_block=2, hint_block=1, batch_size=8, progress=False, cache=cache)
+        student, hist = fitnet_two_stage(student, teacher, x, y, stage1_epochs=2, stage2_epochs=2, **kw)
+        single, hist1 = fitnet_single_stage(_nets()[1], teacher, x, y, epochs=2, **{**kw, "guided_block": 3})
+        runs.append((hist["stage1"]["train_loss"] + hist["stage2"]["train_loss"] + hist1["train_loss"],
+                     student(x).detach(), single(x).detach()))
+    (loss_a, out_a, single_a), (loss_b, out_b, single_b) = runs
+    assert loss_a == pytest.approx(loss_b, rel=1e-4)
+    assert torch.allclose(out_a, out_b, atol=1e-4) and torch.allclose(single_a, single_b, atol=1e-4)
+    teacher, student, x, y = _nets()
+    with pytest.raises(ValueError, match="augment"):
+        fitnet_two_stage(student, teacher, x, y, guided_block=2, hint_block=1, stage1_epochs=1, stage2_epochs=1,
+                         augment=True, cache=True, progress=False)
