@@ -279,21 +279,18 @@ def merge_into_block_(block: nn.Module, q: Tensor, q0: Tensor | None = None, *,
 
 
 @torch.no_grad()
-def _block_features(model: nn.Module, x: Tensor, j: int) -> tuple[Tensor, Tensor | None]:
-    """Block ``j``'s pre-activation output (the adapter's input) and, for a residual block, its shortcut."""
-    block, store = model.blocks[j], {}
+def _run_block(block: nn.Module, h: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+    """``block(h)``, the block's pre-activation output (the adapter's input) and, if residual, its shortcut."""
+    store = {}
     hooks = [block.adapter.register_forward_hook(lambda _m, inp, _out: store.__setitem__("z", inp[0]))]
     if getattr(block, "shortcut", None) is not None:
         hooks.append(block.shortcut.register_forward_hook(lambda _m, _inp, out: store.__setitem__("s", out)))
     try:
-        h = model.stem(x)
-        for earlier in model.blocks[:j]:
-            h = earlier(h)
-        block(h)
+        out = block(h)
     finally:
         for hook in hooks:
             hook.remove()
-    return store["z"], store.get("s")
+    return out, store["z"], store.get("s")
 
 
 def _kept_channels(student: nn.Module, teacher: nn.Module, j: int, given: Tensor | None) -> Tensor | None:
@@ -319,6 +316,7 @@ def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
+@torch.no_grad()
 def fskd(student: nn.Module, teacher: nn.Module, x: Tensor, *, kept: dict[int, Tensor] | None = None,
          sweeps: int = 1, ridge: float = RIDGE, blocks: Sequence[int] | None = None, flip: bool = False,
          seed: int = 0, batch_size: int = 256, progress: bool = True) -> nn.Module:
@@ -340,6 +338,8 @@ def fskd(student: nn.Module, teacher: nn.Module, x: Tensor, *, kept: dict[int, T
       corrections compose (``Q₂ Q₁ W``) instead of being re-assigned. ``flip``: each sweep flips a random half
       of the images horizontally (Algorithm 1, line 2); fixed by ``seed``.
     * The parameter count and every shape stay as they were; the teacher is only read (its mode is restored).
+    * Cost per sweep: one teacher pass and two student passes over ``x`` (each block's input is kept from the
+      previous block, for all N images at once: memory for one activation map per network).
     """
     if len(student.blocks) != len(teacher.blocks):
         raise ValueError(f"student and teacher must have the same number of blocks "
@@ -358,14 +358,22 @@ def fskd(student: nn.Module, teacher: nn.Module, x: Tensor, *, kept: dict[int, T
             if flip:
                 mask = torch.rand(len(x), generator=gen) < 0.5
                 images = torch.where(mask.view(-1, 1, 1, 1).to(x.device), x.flip(-1), x)
-            for j in order:
+            # Each network's activations at the current depth, batch by batch: block j's input is block j-1's output
+            # *after* its merge, so one sweep costs one teacher pass and two student passes (not one per block).
+            h_s = [student.stem(images[i:i + batch_size].to(sdev)) for i in range(0, len(images), batch_size)]
+            h_t = [teacher.stem(images[i:i + batch_size].to(tdev)) for i in range(0, len(images), batch_size)]
+            for j in range(order[-1] + 1):
+                if j not in order:
+                    h_s, h_t = [student.blocks[j](h) for h in h_s], [teacher.blocks[j](h) for h in h_t]
+                    continue
                 idx = _kept_channels(student, teacher, j, kept.get(j))
                 conv, bn = _merge_site(student.blocks[j])
                 moments = _Moments()
-                for i in range(0, len(images), batch_size):
-                    xb = images[i:i + batch_size]
-                    z_s, short_s = _block_features(student, xb.to(sdev), j)
-                    z_t, short_t = _block_features(teacher, xb.to(tdev), j)
+                next_t = []
+                for hs, ht in zip(h_s, h_t):
+                    _, z_s, short_s = _run_block(student.blocks[j], hs)
+                    out_t, z_t, short_t = _run_block(teacher.blocks[j], ht)
+                    next_t.append(out_t)
                     if (short_s is None) != (short_t is None):
                         raise ValueError(f"block {j}: student and teacher blocks differ in kind (residual or not)")
                     target = z_t if short_t is None else z_t + short_t  # teacher's pre-activation block output
@@ -377,6 +385,7 @@ def fskd(student: nn.Module, teacher: nn.Module, x: Tensor, *, kept: dict[int, T
                     moments.add(z_s, target)
                 q, q0 = moments.solve(ridge, bias=bn is not None or conv.bias is not None)
                 merge_into_block_(student.blocks[j], q, q0, calibrate=moments.mean_cov())
+                h_t, h_s = next_t, [student.blocks[j](h) for h in h_s]  # the merged block's output feeds block j+1
                 bar.update(1)
                 bar.set_postfix(sweep=sweep + 1, block=j)
     finally:

@@ -290,6 +290,27 @@ def test_fskd_is_deterministic_for_a_seed():
     assert any(not torch.equal(runs[0][k], runs[2][k]) for k in runs[0])  # the seed picks the flipped images
 
 
+def test_one_call_equals_blocks_one_at_a_time_and_runs_the_teacher_once_per_sweep():
+    """Algorithm 1 in one call == aligning block 0, then 1, ... in separate calls; each teacher block runs once per
+    batch and sweep (the activations are carried from block to block, not recomputed from the input)."""
+    teacher = _teacher()
+    base = _perturb_(_prune(teacher, KEPT))
+    x = torch.randn(24, 3, 8, 8)
+    calls = [0] * len(teacher.blocks)
+    hooks = [b.register_forward_hook(lambda *_a, j=j: calls.__setitem__(j, calls[j] + 1))
+             for j, b in enumerate(teacher.blocks)]
+    together = fskd(copy.deepcopy(base), teacher, x, kept=KEPT, sweeps=2, batch_size=8, progress=False)
+    for h in hooks:
+        h.remove()
+    assert calls == [2 * 3] * len(teacher.blocks)  # 2 sweeps x 3 batches
+    one_by_one = copy.deepcopy(base)
+    for _sweep in range(2):
+        for j in range(len(base.blocks)):
+            fskd(one_by_one, teacher, x, kept=KEPT, blocks=[j], batch_size=8, progress=False)
+    a, b = together.state_dict(), one_by_one.state_dict()
+    assert all(torch.allclose(a[k].double(), b[k].double(), atol=1e-5) for k in a)
+
+
 def test_two_sweeps_compose_instead_of_discarding_the_first():
     """On one block, sweep 2 finds Q ≈ I on top of sweep 1's merge: re-assigning Q would undo sweep 1."""
     teacher = _teacher()
