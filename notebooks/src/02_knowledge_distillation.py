@@ -42,6 +42,7 @@ STUDENT_FIT = dict(optimizer="adam", lr=2e-3, weight_decay=0.0, batch_size=128) 
 
 # %%
 import inspect
+import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -152,7 +153,7 @@ print(inspect.getsource(losses.kd_loss))
 
 # %% [markdown]
 # **Bug 1 — `reduction="mean"`.** `nn.KLDivLoss()` defaults to averaging over *batch × classes*, which silently
-# divides the KD term by the number of classes. **Bug 2 — no $T^2$.** The soft targets' gradients scale as
+# divides the KD term by the number of classes (recent PyTorch releases warn about it at run time). **Bug 2 — no $T^2$.** The soft targets' gradients scale as
 # $1/T^2$ (Hinton et al. §2.1), so without the factor the KD term fades away as $T$ grows. **Bug 3 —
 # probabilities into `kl_div`.** It expects log-probabilities. The cell below shows the first two numerically on
 # fixed random logits (the output is the same at every scale, and CI checks it).
@@ -163,7 +164,9 @@ gen = torch.Generator().manual_seed(0)
 s_logits = torch.randn(64, 10, generator=gen) * 3
 t_logits = torch.randn(64, 10, generator=gen) * 3
 ours = losses.kd_loss(s_logits, t_logits, T=4.0)
-buggy = torch.nn.KLDivLoss()(F.log_softmax(s_logits / 4, 1), F.softmax(t_logits / 4, 1)) * 16
+with warnings.catch_warnings():  # recent PyTorch warns about exactly this pitfall; we show it on purpose
+    warnings.simplefilter("ignore", UserWarning)
+    buggy = torch.nn.KLDivLoss()(F.log_softmax(s_logits / 4, 1), F.softmax(t_logits / 4, 1)) * 16
 print(f"batchmean / mean reduction = {(ours / buggy).item():.4f}  (the number of classes: 10)")
 
 
