@@ -11,20 +11,12 @@ from fsc_teach.cross import (correction_loss, cross_distill, cross_loss, imitati
                              theorem1_bound, topk_mask)
 from fsc_teach.models import VGG, count_params
 
+from helpers import randomise_bn_
+
 TOL = 1e-5
 
 
-def _randomise_bn_(model: nn.Module, seed: int = 0) -> nn.Module:
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                c = m.num_features
-                m.running_mean.copy_(torch.randn(c, generator=gen) * 0.3)
-                m.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
-                m.weight.copy_(torch.rand(c, generator=gen) + 0.5)
-                m.bias.copy_(torch.randn(c, generator=gen) * 0.2)
-    return model
+_randomise_bn_ = randomise_bn_
 
 
 def _net(seed: int = 0, widths=(6, 8, 8, 10)) -> VGG:

@@ -13,21 +13,12 @@ from fsc_teach.fskd import (decouple, decouple_conv, fold_bn, fskd, merge_into_b
                             slimming_keep, solve_pointwise)
 from fsc_teach.models import VGG, build_model, count_params, resnet_cifar
 
+from helpers import randomise_bn_
+
 TOL = 1e-5
 
 
-def _randomise_bn_(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Give every BatchNorm non-trivial statistics and affine parameters (a fresh one is the identity)."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                c = m.num_features
-                m.running_mean.copy_(torch.randn(c, generator=gen) * 0.3)
-                m.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
-                m.weight.copy_(torch.rand(c, generator=gen) + 0.5)
-                m.bias.copy_(torch.randn(c, generator=gen) * 0.2)
-    return model
+_randomise_bn_ = randomise_bn_
 
 
 def _teacher(batch_norm: bool = True, widths=(8, 8, 12, 12), seed: int = 0) -> VGG:
