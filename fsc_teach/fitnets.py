@@ -17,6 +17,7 @@ hints and logits never change, so ``cache=True`` computes them once and hands th
 """
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -102,17 +103,24 @@ def _check_cache(cache: bool, augment: bool | int) -> None:
                          "student sees other views (method notes §1), so run the teacher per batch (cache=False)")
 
 
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module):
+    """``model`` in eval mode inside the block; its own mode (train or eval) is restored afterwards."""
+    mode = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(mode)
+
+
 @torch.no_grad()
 def _make_regressor(student: nn.Module, teacher: nn.Module, x: Tensor, guided_block: int, hint_block: int,
                     seed: int) -> Regressor:
     """A regressor sized by one probe batch; ``relu`` when the hint is non-negative (a post-ReLU hint)."""
-    mode = student.training
-    student.eval()
-    try:
+    with _eval_mode(student):
         probe = x[:2].to(next(student.parameters()).device)
         fs, ft = _up_to(student, probe, guided_block), _teacher(teacher, probe, hint_block)
-    finally:
-        student.train(mode)
     torch.manual_seed(seed)
     return Regressor(fs.shape[1], ft.shape[1], tuple(fs.shape[2:]), tuple(ft.shape[2:]),
                      relu=bool((ft >= 0).all())).to(probe.device)
@@ -160,9 +168,7 @@ def fitnet_two_stage(student: nn.Module, teacher: nn.Module, x: Tensor, y: Tenso
     """
     _check_cache(cache, augment)
     labels = y if y is not None else torch.zeros(len(x), dtype=torch.long)  # fit wants labels; stage 1 ignores them
-    teacher_mode = teacher.training
-    teacher.eval()
-    try:
+    with _eval_mode(teacher):
         if regressor is None:
             regressor = _make_regressor(student, teacher, x, guided_block, hint_block, seed)
         guided = _GuidedPart(student, guided_block, regressor)
@@ -195,8 +201,6 @@ def fitnet_two_stage(student: nn.Module, teacher: nn.Module, x: Tensor, y: Tenso
         h2["lambda"] = lambdas
         if y is None:
             h2.pop("train_acc")
-    finally:
-        teacher.train(teacher_mode)
     return student, {"stage1": h1, "stage2": h2}
 
 
@@ -229,9 +233,7 @@ def fitnet_single_stage(student: nn.Module, teacher: nn.Module, x: Tensor, y: Te
     ``augment``) computes the teacher's hints once. Trains in place and returns ``(student, history)``.
     """
     _check_cache(cache, augment)
-    teacher_mode = teacher.training
-    teacher.eval()
-    try:
+    with _eval_mode(teacher):
         if regressor is None:
             regressor = _make_regressor(student, teacher, x, guided_block, hint_block, seed)
         wrapped = _WithHint(student, guided_block, regressor)
@@ -244,6 +246,4 @@ def fitnet_single_stage(student: nn.Module, teacher: nn.Module, x: Tensor, y: Te
         history = fit(wrapped, x, y, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
                       weight_decay=weight_decay, augment=augment, loss_fn=loss_fn, aux=aux, val=val, seed=seed,
                       progress=progress, desc="FitNet (single stage)")
-    finally:
-        teacher.train(teacher_mode)
     return student, history
