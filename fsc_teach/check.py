@@ -25,10 +25,14 @@ def _report(ok: bool, what: str, detail: str, hint: str) -> bool:
     return ok
 
 
+def _unanswered(value) -> bool:
+    return value is None or value is Ellipsis
+
+
 def close(mine, reference, *, atol: float = 1e-6, rtol: float = 1e-5, what: str = "your answer matches",
           hint: str = "") -> bool:
     """``mine`` equals ``reference`` within tolerance (numbers, lists or tensors of the same shape)."""
-    if mine is None or mine is Ellipsis:
+    if _unanswered(mine):
         return _report(False, what, "no answer yet (the cell still returns None/...)", hint)
     try:
         a, b = _as_tensor(mine), _as_tensor(reference)
@@ -44,8 +48,16 @@ def close(mine, reference, *, atol: float = 1e-6, rtol: float = 1e-5, what: str 
 
 
 def equal(mine, expected, *, what: str = "your answer is right", hint: str = "") -> bool:
-    """``mine == expected`` for exact answers (integers, strings, choices)."""
-    return _report(mine == expected, what, f"got {mine!r}", hint)
+    """``mine == expected`` for exact answers (integers, strings, choices, tuples)."""
+    if _unanswered(mine) and not _unanswered(expected):
+        return _report(False, what, "no answer yet (the cell still returns None/...)", hint)
+    if isinstance(mine, (list, tuple)) and isinstance(expected, (list, tuple)):
+        mine, expected = tuple(mine), tuple(expected)  # [3, 4] answers (3, 4)
+    try:
+        ok = bool(mine == expected)
+    except Exception as err:  # e.g. comparing a tensor of another shape: explain, do not crash
+        return _report(False, what, f"could not compare {mine!r} with the expected answer ({err})", hint)
+    return _report(ok, what, f"got {mine!r}", hint)
 
 
 def that(condition: bool, what: str, hint: str = "") -> bool:

@@ -17,7 +17,10 @@ Read top to bottom:
 3. Masks: ``structured_masks`` (an input channel of block ``l`` and everything that produces it), ``remask_``
    (zero masked entries, their gradients and the optimiser's moment estimates), ``shrink`` (the physically
    smaller network, rebuilt with ``models.build_model``).
-4. Algorithm 1: ``cross_distill``.
+4. Algorithm 1: ``cross_distill`` — pruning (structured or not) or quantization (``quantize=B``: the appendix's
+   projection ``quantize.quantize_clipped`` applied lazily, as in STE), optionally on mini-batches, on an
+   augmented pool of the few images (``augmented_pool``: Table 14's crops and mixup) or with Gaussian noise on
+   the student's features (Table 14's "Gauss."), and crossing only at chosen blocks (``cross_layers``, Table 19).
 5. Analysis: ``layer_errors`` (ε^T, ε^S and L^r of Figures 2–3) and ``theorem1_bound`` (both sides of Theorem 1
    with every constant computed on the real layers, via ``lipschitz_bound``).
 
@@ -35,9 +38,10 @@ Paper versus the authors' code (method notes §4), and what this module does
       one cached few-shot batch; defaults are the code's VGG settings (3000 steps, lr 5e-4, μ = 0.6), and
       (α, β) = (0.9, 0.3) from the paper (the code never implemented the soft variant).
     * Both nets run in eval mode and the features are computed once per layer: earlier layers are fixed, so
-      Algorithm 1's per-step forward pass gives the same tensors. BatchNorm statistics are *not* re-estimated
-      (the code's VGG features were collected in train mode, which did it silently); ``recalibrate_bn=True``
-      does it deliberately, once, after the layer-wise pass.
+      Algorithm 1's per-step forward pass gives the same tensors (``batch_size`` then only picks which of them a
+      step sees; an augmented pool is drawn once, so its features are computed once too). BatchNorm statistics
+      are *not* re-estimated (the code's VGG features were collected in train mode, which did it silently);
+      ``recalibrate_bn=True`` does it deliberately, once, after the layer-wise pass.
     * The first block is not regressed by default (the code skips the first conv; its input is the image, so
       ``h_s = h_t`` and every loss equals Ours-NC there; structured pruning cannot remove image channels).
     * Pruning: the paper's proximal operators with λ growing linearly, or the code's budgeted top-k. Either way
@@ -54,7 +58,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -62,12 +66,13 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from .models import BasicBlock, BlockNet, ConvBlock, build_model
+from .quantize import clip_range, quantize_clipped
 from .train import set_seed
 
 __all__ = [
     "nc_loss", "correction_loss", "imitation_loss", "cross_loss", "soft_cross_loss",
     "prox_l1", "prox_group_l2", "lambda_schedule", "sparsity_schedule", "topk_mask",
-    "structured_masks", "remask_", "shrink", "cross_distill",
+    "structured_masks", "remask_", "shrink", "augmented_pool", "cross_distill",
     "layer_errors", "lipschitz_bound", "theorem1_bound",
 ]
 
@@ -99,8 +104,8 @@ def _terms(t_layer: Layer, h_s: Tensor, h_t: Tensor, loss: str, mu: float = 0.6,
         return [(1.0, h_t, t_layer(h_t))]
     if loss == "imitation":  # Eq. 3: the teacher layer takes the student's features
         return [(1.0, h_s, t_layer(h_s))]
-    if loss == "cross":  # Eq. 4
-        return [(mu, h_t, t_layer(h_t)), (1.0 - mu, h_s, t_layer(h_s))]
+    if loss == "cross":  # Eq. 4 (a term of weight 0 adds nothing: μ = 1 costs what correction costs)
+        return [(w, h, t_layer(h)) for w, h in ((mu, h_t), (1.0 - mu, h_s)) if w != 0]
     if loss == "soft":  # Eq. 7–8: ĥ_t = α h_t + (1 − α) h_s feeds the teacher, ĥ_s = (1 − β) h_t + β h_s the student
         return [(1.0, (1.0 - beta) * h_t + beta * h_s, t_layer(alpha * h_t + (1.0 - alpha) * h_s))]
     raise ValueError(f"unknown loss {loss!r}; use one of {', '.join(LOSSES)}")
@@ -274,7 +279,12 @@ def remask_(model: nn.Module, masks: dict[str, Tensor], optimizer: torch.optim.O
     Call it after ``backward()`` and again after ``optimizer.step()``: a zero gradient with zero Adam moments (or
     SGD momentum) gives a zero update, and the second call makes the zeros exact whatever the optimiser does.
     """
-    state = _state(model)
+    _apply_masks_(_state(model), masks, optimizer)
+    return model
+
+
+@torch.no_grad()
+def _apply_masks_(state: dict[str, Tensor], masks: dict[str, Tensor], optimizer=None) -> None:
     for name, mask in masks.items():
         t = state[name]
         mask = mask.to(t.device)
@@ -286,7 +296,6 @@ def remask_(model: nn.Module, masks: dict[str, Tensor], optimizer: torch.optim.O
                 for v in optimizer.state.get(t, {}).values():
                     if torch.is_tensor(v) and v.shape == t.shape:
                         v.mul_(mask)  # Adam's exp_avg, exp_avg_sq; SGD's momentum_buffer
-    return model
 
 
 def _alive(model: BlockNet, masks: dict[str, Tensor], j: int) -> Tensor:
@@ -392,18 +401,37 @@ def _prune_targets(model: BlockNet, l: int, prune: str | None) -> list[tuple[str
     raise ValueError(f"unknown prune {prune!r}; use 'structured', 'unstructured' or None")
 
 
+def _batches(n: int, batch_size: int | None, generator: torch.Generator) -> Iterator[Tensor | None]:
+    """Each step's mini-batch: slices of fresh permutations, every image once per pass; ``None``: the whole set."""
+    if batch_size is None or batch_size >= n:
+        while True:
+            yield None
+    while True:
+        order = torch.randperm(n, generator=generator)
+        for i in range(0, n - batch_size + 1, batch_size):
+            yield order[i:i + batch_size]
+
+
 def _distill_layer(student: BlockNet, teacher: BlockNet, l: int, x: Tensor, masks: dict[str, Tensor], *,
                    loss: str, mu: float, alpha: float, beta: float, steps: int, lr: float, optimizer: str,
-                   prune: str | None, sparsity: float, method: str, lam: float | None, ramp: float) -> tuple:
+                   prune: str | None, sparsity: float, method: str, lam: float | None, ramp: float,
+                   batch_size: int | None, feature_noise: float, bits: int | None,
+                   generator: torch.Generator) -> tuple:
     """Algorithm 1's inner loop for block ``l``; returns ``(masks, loss history, layer info)``."""
     s_block, t_block = student.blocks[l], teacher.blocks[l]
-    terms = _terms(t_block, _block_input(student, x, l), _block_input(teacher, x, l), loss, mu, alpha, beta)
+    h_s_all, h_t_all = _block_input(student, x, l), _block_input(teacher, x, l)
+    # Earlier blocks are fixed, so every target can be computed once; only feature noise (fresh every step,
+    # and seen by the teacher layer in imitation) needs the teacher layer inside the loop.
+    fixed = None if feature_noise > 0 else _terms(t_block, h_s_all, h_t_all, loss, mu, alpha, beta)
+    batches = _batches(len(x), batch_size, generator)
     state = _state(student)
     names = _trained(student, l)
     for p in student.parameters():
         p.requires_grad_(False)
     params = [state[n].requires_grad_(True) for n in names]
     opt = _make_optimizer(params, optimizer, lr)
+    # the quantization grid Q: fixed from the layer's starting weights, so that each step projects onto one set
+    bounds = [clip_range(w) for w in params] if bits is not None else []
 
     targets = _prune_targets(student, l, prune) if sparsity > 0 else []
     ramp_steps = max(1, round(ramp * steps))
@@ -425,14 +453,31 @@ def _distill_layer(student: BlockNet, teacher: BlockNet, l: int, x: Tensor, mask
 
     current: dict[str, Tensor] = {}  # this layer's masks while the budget still moves
     frozen = not targets
-    info = {"freeze_step": 0 if frozen else None, "prox_sparsity": {}, "lam": dict(lam_max)}
+    info = {"freeze_step": 0 if frozen else None, "prox_sparsity": {}, "lam": dict(lam_max), "loss": loss}
     history = []
     for t in range(1, steps + 1):
-        active = _merge(masks, current)
+        idx = next(batches)
+        if fixed is not None:
+            terms = fixed if idx is None else [(w, inp[idx], tgt[idx]) for w, inp, tgt in fixed]
+        else:  # Table 14's "Gauss.": ε ~ N(0, (feature_noise · max h^S)²) on the student's features, per step
+            h_s = h_s_all if idx is None else h_s_all[idx]
+            h_s = h_s + feature_noise * h_s.amax() * torch.randn(h_s.shape, generator=generator).to(h_s)
+            terms = _terms(t_block, h_s, h_t_all if idx is None else h_t_all[idx], loss, mu, alpha, beta)
+        if bits is not None:  # lazy projection (STE): the loss and its gradient at Π_Q(W), the step on latent W
+            latent = [w.detach().clone() for w in params]
+            with torch.no_grad():
+                for w, b in zip(params, bounds):
+                    w.copy_(quantize_clipped(w, bits, amax=b))
+        # only the trained weights change inside this loop; every other masked entry was zeroed when its mask was set
+        active = {n: m for n, m in _merge(masks, current).items() if n in names}
         objective = _objective(s_block, terms)
         opt.zero_grad(set_to_none=True)
         objective.backward()
-        remask_(student, active, opt)
+        if bits is not None:
+            with torch.no_grad():
+                for w, w_latent in zip(params, latent):
+                    w.copy_(w_latent)
+        _apply_masks_(state, active, opt)
         opt.step()
         history.append(objective.detach())
         with torch.no_grad():
@@ -470,25 +515,50 @@ def _distill_layer(student: BlockNet, teacher: BlockNet, l: int, x: Tensor, mask
                         for group in opt.param_groups:
                             group["lr"] = lr / 10
                     # the prox keeps its rate: every survivor was shrunk by Σ λ_t (the lasso's bias) and must regrow
-            remask_(student, _merge(masks, current), opt)
+                    _apply_masks_(state, masks, opt)  # the new producer masks (block l−1's filters, BN) included
+            _apply_masks_(state, {n: m for n, m in _merge(masks, current).items() if n in names}, opt)
+    if bits is not None:  # the result lies on the grid
+        with torch.no_grad():
+            for w, b in zip(params, bounds):
+                w.copy_(quantize_clipped(w, bits, amax=b))
+        info["bits"] = bits
     return masks, torch.stack(history).tolist(), info
+
+
+def augmented_pool(x: Tensor, augment: Callable[..., Tensor] | None, views: int, seed: int = 0) -> Tensor:
+    """``x`` followed by ``views`` augmented copies ``augment(x, generator=g)`` (Table 14), drawn once, fixed by seed.
+
+    Layer-wise distillation needs no labels, so an augmented view is just another image; drawing the views once
+    lets every layer's features and targets be computed once as well (``data.augment_batch`` for crop/flip,
+    ``data.mixup_batch`` for mixup).
+    """
+    if augment is None or views <= 0:
+        return x
+    gen = torch.Generator().manual_seed(seed)
+    return torch.cat([x] + [augment(x, generator=gen).to(x) for _ in range(views)])
 
 
 def cross_distill(student: BlockNet | None, teacher: BlockNet, x: Tensor, *, loss: str = "cross", mu: float = 0.6,
                   alpha: float = 0.9, beta: float = 0.3, steps: int = 3000, lr: float = 5e-4,
                   optimizer: str = "adam", prune: str | None = None, sparsity: float | dict[int, float] = 0.5,
                   method: str = "prox", lam: float | None = None, ramp: float = 1 / 3,
-                  layers: Sequence[int] | None = None, masks: dict[str, Tensor] | None = None,
-                  recalibrate_bn: bool = False, finetune_steps: int = 0, finetune_lr: float = 1e-4,
-                  y: Tensor | None = None, seed: int = 0, progress: bool = True) -> tuple[BlockNet, dict]:
-    """Algorithm 1 of seed 002: distil (and prune) the student block by block on the few images ``x`` (N, C, H, W).
+                  layers: Sequence[int] | None = None, cross_layers: Sequence[int] | None = None,
+                  masks: dict[str, Tensor] | None = None, batch_size: int | None = None,
+                  augment: Callable[..., Tensor] | None = None, views: int = 0, feature_noise: float = 0.0,
+                  quantize: int | None = None, recalibrate_bn: bool = False, finetune_steps: int = 0,
+                  finetune_lr: float = 1e-4, y: Tensor | None = None, seed: int = 0,
+                  progress: bool = True) -> tuple[BlockNet, dict]:
+    """Algorithm 1 of seed 002: distil (and prune or quantize) the student block by block on the few images ``x``.
 
-    ``student=None`` starts from a deep copy of ``teacher`` (as the authors' code does); a given student must
-    have the teacher's widths (prune it with ``masks`` instead of slicing). The teacher is only read.
+    ``x``: (N, C, H, W). ``student=None`` starts from a deep copy of ``teacher`` (as the authors' code does); a
+    given student must have the teacher's widths (prune it with ``masks`` instead of slicing). The teacher is only
+    read.
 
     * ``loss``: ``"cross"`` (Eq. 4, ``mu``), ``"soft"`` (Eq. 8, ``alpha``, ``beta``), ``"nc"`` (Eq. 1),
       ``"correction"`` (Eq. 2), ``"imitation"`` (Eq. 3).
     * ``layers``: blocks to distil, in order (default: all but block 0 for VGG, every block for ResNet).
+      ``cross_layers``: the blocks that use ``loss``; the others use the no-cross loss (Table 19's crossing
+      points; default: every distilled block crosses).
     * ``prune``: ``"structured"`` (input channels of block l's conv — VGG-50%'s scheme — or a residual block's
       inner channels), ``"unstructured"`` (single weights of the trained convs), or None. ``sparsity``: fraction
       removed per layer (a float, or ``{block: fraction}``). ``method``: ``"prox"`` (Eq. 10/11, λ growing
@@ -496,29 +566,47 @@ def cross_distill(student: BlockNet | None, teacher: BlockNet, x: Tensor, *, los
       code's budgeted magnitude mask). Both freeze the kept set, exactly at the target sparsity, at the latest
       after ``ramp`` of the steps (the prox as soon as λ has zeroed the budget), then train the survivors under
       the mask; ``"topk"`` divides the learning rate by 10 there, as the code does.
+    * ``quantize``: bits of the trained convs' weights (appendix, Tables 17–18): the regulariser is the
+      projection ``quantize.quantize_clipped``, applied lazily as in STE — each step's loss and gradient are taken
+      at the projected weights and the step updates the latent full-precision ones; the result is projected.
+      Not combined with ``prune`` (run two passes).
     * ``masks``: masks to respect from the start (e.g. an L1-pruned student); the result's are in ``info``.
+    * ``batch_size``: images per step, drawn without replacement from the (augmented) set; ``None`` uses every
+      image at every step, as the authors' code does with its one cached few-shot batch.
+    * Table 14: ``augment`` and ``views`` add ``views`` augmented copies of ``x`` (``augmented_pool``);
+      ``feature_noise`` adds ``ε ~ N(0, (feature_noise · max h^S)²)`` to the student's features at every step
+      (the paper: 0.2).
     * ``recalibrate_bn``: re-estimate the student's BatchNorm statistics on ``x`` after the layer-wise pass.
     * ``finetune_steps``: full-batch steps on the whole student afterwards (eval mode, cross-entropy on ``y`` if
       given, else squared error to the teacher's logits), masks re-applied after every step.
 
     Returns ``(student, info)`` with the student still masked (teacher-shaped, in eval mode; pass it to
     ``layer_errors``), and ``info``: ``masks``, ``widths`` (what ``shrink(student, info["masks"])`` will have),
-    ``loss`` (per-step objective per block), ``layers`` (per block: freeze step, sparsity the prox reached on its
-    own, λ), ``time`` (seconds).
+    ``loss`` (per-step objective per block), ``layers`` (per block: the loss used, freeze step, sparsity the prox
+    reached on its own, λ), ``time`` (seconds). The same ``seed`` gives the same student on the CPU.
     """
     start = time.perf_counter()
-    set_seed(seed)  # the procedure itself has no randomness (full batch, no shuffling); this pins anything else
+    set_seed(seed)
     kind = _kind(teacher)
     device = next(teacher.parameters()).device
     x = x.to(device)
+    pool = augmented_pool(x, augment, views, seed)  # what the layers are distilled on; x alone for BN and fine-tune
     student = copy.deepcopy(teacher) if student is None else student.to(device)
     if student.widths != teacher.widths or len(student.blocks) != len(teacher.blocks):
         raise ValueError(f"the student must keep the teacher's widths during layer-wise training (got "
                          f"{student.widths} vs {teacher.widths}); express pruning with masks")
     if layers is None:
         layers = range(1 if kind == "conv" else 0, len(teacher.blocks))
+    layers = list(layers)
+    if any(not 0 <= l < len(teacher.blocks) for l in layers + list(cross_layers or [])):
+        raise ValueError(f"layers and cross_layers index blocks 0..{len(teacher.blocks) - 1}")
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; use one of {', '.join(LOSSES)}")
+    if quantize is not None and prune is not None:
+        raise ValueError("quantize and prune in one pass are not supported: prune first, then quantize the result")
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be a positive number of images or None, got {batch_size}")
+    generator = torch.Generator().manual_seed(seed)  # mini-batches and feature noise
     masks = dict(masks or {})
     teacher_mode = teacher.training
     teacher.eval()
@@ -526,11 +614,13 @@ def cross_distill(student: BlockNet | None, teacher: BlockNet, x: Tensor, *, los
     remask_(student, masks)
     info: dict = {"loss": {}, "layers": {}}
     try:
-        for l in tqdm(list(layers), desc="cross distillation", disable=not progress, leave=False):
+        for l in tqdm(layers, desc="cross distillation", disable=not progress, leave=False):
             r = sparsity.get(l, 0.0) if isinstance(sparsity, dict) else float(sparsity)
+            layer_loss = loss if cross_layers is None or l in cross_layers else "nc"
             masks, history, layer_info = _distill_layer(
-                student, teacher, l, x, masks, loss=loss, mu=mu, alpha=alpha, beta=beta, steps=steps, lr=lr,
-                optimizer=optimizer, prune=prune, sparsity=r, method=method, lam=lam, ramp=ramp)
+                student, teacher, l, pool, masks, loss=layer_loss, mu=mu, alpha=alpha, beta=beta, steps=steps,
+                lr=lr, optimizer=optimizer, prune=prune, sparsity=r, method=method, lam=lam, ramp=ramp,
+                batch_size=batch_size, feature_noise=feature_noise, bits=quantize, generator=generator)
             info["loss"][l], info["layers"][l] = history, layer_info
         for p in student.parameters():
             p.requires_grad_(True)

@@ -24,7 +24,7 @@ from torch import Tensor
 
 __all__ = [
     "DATASETS", "CLASS_NAMES", "DataUnavailableError", "data_root", "load_dataset", "load_tensors",
-    "few_shot_indices", "sample_indices", "augment_batch", "synthetic_dataset", "prepare_fashion_mnist",
+    "few_shot_indices", "sample_indices", "augment_batch", "mixup_batch", "synthetic_dataset", "prepare_fashion_mnist",
 ]
 
 #: per-dataset (input shape, channel means, channel stds); the statistics are the usual training-set ones.
@@ -198,6 +198,22 @@ def augment_batch(x: Tensor, pad: int = 2, flip: bool = True, generator: torch.G
         mask = torch.rand(b, generator=generator) < 0.5
         out = torch.where(mask.view(b, 1, 1, 1), out.flip(3), out)
     return out
+
+
+def mixup_batch(x: Tensor, alpha: float = 1.0, generator: torch.Generator | None = None) -> Tensor:
+    """Mixup's images (Zhang et al. 2018): ``λ x_i + (1 − λ) x_π(i)``, ``λ ~ Beta(α, α)`` per image, π a permutation.
+
+    Only the inputs are mixed: the layer-wise losses that use it (seed 002, Table 14) need no labels. The same
+    ``generator`` state gives the same batch.
+    """
+    if alpha <= 0:
+        raise ValueError(f"alpha must be positive (Beta(alpha, alpha)), got {alpha}")
+    b = x.shape[0]
+    perm = torch.randperm(b, generator=generator)
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+    lam = torch.from_numpy(np.random.default_rng(seed).beta(alpha, alpha, size=b)).to(x.dtype)
+    lam = lam.view(b, *([1] * (x.ndim - 1)))
+    return lam * x + (1 - lam) * x[perm]
 
 
 def synthetic_dataset(n: int, shape: tuple[int, ...] = (3, 32, 32), num_classes: int = 10,

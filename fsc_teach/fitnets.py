@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .losses import kd_loss
-from .train import fit
+from .train import fit, seeded
 
 __all__ = ["Regressor", "hint_loss", "fitnet_two_stage", "fitnet_single_stage"]
 
@@ -121,9 +121,9 @@ def _make_regressor(student: nn.Module, teacher: nn.Module, x: Tensor, guided_bl
     with _eval_mode(student):
         probe = x[:2].to(next(student.parameters()).device)
         fs, ft = _up_to(student, probe, guided_block), _teacher(teacher, probe, hint_block)
-    torch.manual_seed(seed)
-    return Regressor(fs.shape[1], ft.shape[1], tuple(fs.shape[2:]), tuple(ft.shape[2:]),
-                     relu=bool((ft >= 0).all())).to(probe.device)
+    with seeded(seed):  # the initialisation draws from the global RNG: keep other threads out (grid.run_grid)
+        return Regressor(fs.shape[1], ft.shape[1], tuple(fs.shape[2:]), tuple(ft.shape[2:]),
+                         relu=bool((ft >= 0).all())).to(probe.device)
 
 
 class _GuidedPart(nn.Module):

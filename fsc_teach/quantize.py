@@ -9,6 +9,9 @@ There are ``2Q + 1 = 2^k - 1`` levels and zero is one of them (pruned weights st
 represented exactly and nothing is clipped, so every weight's rounding error is at most ``scale / 2``.
 ``per_channel=True`` gives every output channel (dim 0) its own scale, so a channel of small weights is not rounded
 on a grid sized for the largest one.
+
+``quantize_clipped`` is the projection of the cross-distillation paper's appendix (seed 002, Tables 17–18): the same
+symmetric grid, sized by the largest weight after clipping at three standard deviations.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import copy
 import torch
 from torch import Tensor, nn
 
-__all__ = ["quant_scale", "quantize_tensor", "quantize_model"]
+__all__ = ["quant_scale", "quantize_tensor", "quantize_model", "clip_range", "quantize_clipped"]
 
 
 def _levels(bits: int) -> int:
@@ -55,3 +58,34 @@ def quantize_model(model: nn.Module, bits: int, per_channel: bool = False) -> nn
         if isinstance(mod, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)):
             mod.weight.copy_(quantize_tensor(mod.weight, bits, per_channel))
     return quantized
+
+
+@torch.no_grad()
+def clip_range(w: Tensor, clip_sigma: float | None = 3.0) -> float:
+    """``max|w|`` after seed 002's three-sigma truncation of ``w`` to ``mean ± clip_sigma·std`` (``None``: no clip)."""
+    w = w.detach()
+    amax = w.abs().max().item()
+    if clip_sigma is not None and w.numel() > 1:
+        amax = min(amax, abs(w.mean().item()) + clip_sigma * w.std().item())
+    return amax
+
+
+@torch.no_grad()
+def quantize_clipped(w: Tensor, bits: int, clip_sigma: float | None = 3.0, amax: float | None = None) -> Tensor:
+    """Seed 002's appendix projection ``Π_Q(g(w))`` (Tables 17–18), as floats in ``w``'s units.
+
+    ``Q = {0, ±1/(2^(B−1) − 1), …, ±1}``: the paper's symmetric grid with zero, ``2^B − 1`` levels (the sign takes
+    one of the B bits, as in ``quantize_tensor``); ``g`` scales ``w`` onto [−1, 1] by ``amax``, the largest
+    ``|w|`` after truncation to ``mean ± 3 std`` ("the three-sigma rule", so that a few outliers do not stretch
+    the grid; weights beyond it are clipped to the outermost level). The paper prints ``g`` as the min–max map
+    onto [0, 1], which cannot meet a grid symmetric around zero; scaling by ``amax`` is the reading that keeps its
+    ``Q``. ``amax`` given (``clip_range`` of reference weights) fixes the grid, so the projection is onto one set
+    while the weights move — what a proximal step needs (``cross.cross_distill(quantize=B)``).
+    """
+    qmax = _levels(bits)
+    w = w.detach()
+    amax = clip_range(w, clip_sigma) if amax is None else float(amax)
+    if not amax > 0:
+        return torch.zeros_like(w)
+    scale = amax / qmax
+    return torch.clamp(torch.round(w / scale), -qmax, qmax) * scale

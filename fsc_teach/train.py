@@ -7,9 +7,11 @@ model was in, so a training loop that evaluates every epoch keeps training in tr
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import random
+import threading
 import time
 from typing import Callable
 
@@ -20,14 +22,32 @@ from tqdm.auto import tqdm
 
 from .data import augment_batch
 
-__all__ = ["set_seed", "get_device", "predict", "evaluate", "fit", "trainable_copy"]
+__all__ = ["set_seed", "seeded", "get_device", "predict", "evaluate", "fit", "trainable_copy"]
+
+
+# The global RNGs are shared by every thread: seeding and then drawing (building a layer) must not interleave with
+# another thread's seeding when grid cells run side by side (``grid.run_grid``).
+_RNG_LOCK = threading.RLock()
 
 
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and PyTorch (CPU and CUDA) so that the same seed gives the same numbers on the CPU."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    with _RNG_LOCK:
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def seeded(seed: int):
+    """``set_seed(seed)``, then the block, with no other thread's ``set_seed``/``seeded`` in between.
+
+    Wrap the global-RNG draws that must follow a seed (``nn.Conv2d(...)`` initialises from it) so that concurrent
+    grid cells stay deterministic.
+    """
+    with _RNG_LOCK:
+        set_seed(seed)
+        yield
 
 
 def get_device(prefer: str | None = None) -> torch.device:

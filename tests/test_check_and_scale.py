@@ -40,3 +40,24 @@ def test_scale_switch(monkeypatch):
     monkeypatch.setenv("FSC_SCALE", "huge")
     with pytest.raises(ValueError, match="quick, standard, paper"):
         get_scale()
+
+
+def test_unanswered_exercises_get_a_hint_not_a_traceback(capsys):
+    assert not check.equal(..., (3, 4), hint="zero the diagonal first")
+    out = capsys.readouterr().out
+    assert "no answer yet" in out and "hint: zero the diagonal first" in out
+    assert not check.equal(None, 2)
+    assert "no answer yet" in capsys.readouterr().out
+
+    class Weird:
+        def __eq__(self, other):
+            raise RuntimeError("ambiguous")
+
+    assert not check.equal(Weird(), 1)
+    assert "could not compare" in capsys.readouterr().out
+
+    def todo(x):
+        raise NotImplementedError
+
+    assert check.runs(todo, 1, what="my_fn works") is None
+    assert "not implemented yet" in capsys.readouterr().out

@@ -201,3 +201,99 @@ def test_layer_errors_and_theorem1_on_a_trained_student():
     assert b["ce_gap"] <= b["mean_abs_ce_gap"] + 1e-6 <= b["logit_bound"] + 2e-6
     assert b["logit_bound"] <= b["feature_bound"] * (1 + 1e-3) + 1e-6 <= b["rhs"] * (1 + 1e-3) + 1e-6
     assert all(r <= bound * (1 + 1e-3) + 1e-6 for r, bound in zip(b["r"][1:], b["r_bound"]))
+
+
+# ------------------------------------------------------------- mini-batches, Table 14, Table 19, quantization
+
+def test_batches_visit_every_image_once_per_pass():
+    from fsc_teach.cross import _batches
+
+    it = _batches(10, 3, torch.Generator().manual_seed(0))
+    first = torch.cat([next(it) for _ in range(3)])  # one pass: 3 batches of 3 (the remainder is dropped)
+    assert first.numel() == 9 and first.unique().numel() == 9
+    assert next(_batches(10, None, torch.Generator())) is None and next(_batches(4, 8, torch.Generator())) is None
+
+
+def test_same_seed_same_student_and_full_batch_equals_none():
+    teacher, x = _net(0), _x()
+    kw = dict(loss="cross", steps=6, lr=1e-2, prune="structured", sparsity=0.5, progress=False)
+    a, _ = cross_distill(None, teacher, x, seed=3, batch_size=4, **kw)
+    b, _ = cross_distill(None, teacher, x, seed=3, batch_size=4, **kw)
+    c, _ = cross_distill(None, teacher, x, seed=4, batch_size=4, **kw)
+    full, _ = cross_distill(None, teacher, x, seed=0, **kw)
+    full2, _ = cross_distill(None, teacher, x, seed=0, batch_size=len(x), **kw)
+    sd = lambda m: m.state_dict()
+    assert all(torch.equal(v, sd(b)[k]) for k, v in sd(a).items())
+    assert any(not torch.equal(v, sd(c)[k]) for k, v in sd(a).items())  # a different seed, different batches
+    assert all(torch.equal(v, sd(full2)[k]) for k, v in sd(full).items())
+
+
+def test_augmented_pool_and_mixup():
+    from fsc_teach.cross import augmented_pool
+    from fsc_teach.data import augment_batch, mixup_batch
+
+    x = _x(5)
+    pool = augmented_pool(x, mixup_batch, views=3, seed=0)
+    assert pool.shape == (20, *x.shape[1:]) and torch.equal(pool[:5], x)
+    assert torch.equal(pool, augmented_pool(x, mixup_batch, views=3, seed=0))
+    assert torch.equal(augmented_pool(x, None, views=3), x) and torch.equal(augmented_pool(x, augment_batch, 0), x)
+    # every mixed image is a convex combination λ x_i + (1 − λ) x_j of two originals
+    for m in pool[5:]:
+        ok = False
+        for i in range(5):
+            for j in range(5):
+                d = x[i] - x[j]
+                lam = 1.0 if i == j else float(((m - x[j]) * d).sum() / (d * d).sum())
+                ok |= 0 <= lam <= 1 and torch.allclose(m, lam * x[i] + (1 - lam) * x[j], atol=1e-5)
+        assert ok
+    with pytest.raises(ValueError, match="alpha"):
+        mixup_batch(x, alpha=0.0)
+
+
+def test_feature_noise_changes_the_student_and_zero_noise_does_not():
+    teacher, x = _net(0), _x()
+    kw = dict(loss="imitation", steps=5, lr=1e-2, prune="unstructured", sparsity=0.5, progress=False, seed=1)
+    plain, _ = cross_distill(None, teacher, x, **kw)
+    zero, _ = cross_distill(None, teacher, x, feature_noise=0.0, **kw)
+    noisy, _ = cross_distill(None, teacher, x, feature_noise=0.2, **kw)
+    noisy2, _ = cross_distill(None, teacher, x, feature_noise=0.2, **kw)
+    w = lambda m: m.blocks[2].conv.weight
+    assert torch.equal(w(plain), w(zero)) and torch.equal(w(noisy), w(noisy2))
+    assert not torch.equal(w(plain), w(noisy))
+
+
+def test_cross_layers_choose_where_the_nets_cross():
+    teacher, x = _net(0), _x()
+    # unstructured: a block's weights depend on its own loss only (structured masks reach back into block l − 1)
+    kw = dict(steps=5, lr=1e-2, prune="unstructured", sparsity=0.5, progress=False)
+    nc, _ = cross_distill(None, teacher, x, loss="nc", **kw)
+    nowhere, info = cross_distill(None, teacher, x, loss="soft", cross_layers=[], **kw)
+    assert all(torch.equal(v, nowhere.state_dict()[k]) for k, v in nc.state_dict().items())
+    assert [info["layers"][l]["loss"] for l in (1, 2, 3)] == ["nc", "nc", "nc"]
+    only2, info = cross_distill(None, teacher, x, loss="soft", cross_layers=[2], **kw)
+    assert [info["layers"][l]["loss"] for l in (1, 2, 3)] == ["nc", "soft", "nc"]
+    assert torch.equal(only2.blocks[1].conv.weight, nc.blocks[1].conv.weight)  # block 1 is distilled as NC
+    assert not torch.equal(only2.blocks[2].conv.weight, nc.blocks[2].conv.weight)
+    with pytest.raises(ValueError, match="index blocks"):
+        cross_distill(None, teacher, x, cross_layers=[7], **kw)
+
+
+def test_quantized_distillation_lies_on_the_grid_and_beats_plain_projection():
+    from fsc_teach.quantize import quantize_clipped
+
+    teacher, x = _net(0), _x(16)
+    layers = [0, 1, 2, 3]
+    student, info = cross_distill(None, teacher, x, loss="cross", quantize=2, layers=layers, steps=60, lr=1e-2,
+                                  progress=False)
+    projected = copy.deepcopy(teacher)
+    with torch.no_grad():
+        for l in layers:
+            projected.blocks[l].conv.weight.copy_(quantize_clipped(projected.blocks[l].conv.weight, 2))
+    for l in layers:
+        assert student.blocks[l].conv.weight.unique().numel() <= 3  # ternary: {0, ±amax}
+        assert info["layers"][l]["bits"] == 2
+    with torch.no_grad():
+        t = teacher(x)
+        assert (student(x) - t).pow(2).mean() < 0.5 * (projected(x) - t).pow(2).mean()
+    with pytest.raises(ValueError, match="prune first"):
+        cross_distill(None, teacher, x, quantize=2, prune="structured", progress=False)

@@ -95,3 +95,40 @@ def test_fewer_than_two_bits_raises(bits):
         quantize_tensor(_weights(), bits)
     with pytest.raises(ValueError):
         quantize_model(_model(), bits)
+
+
+# ------------------------------------------------------------------ seed 002's clipped projection (Tables 17–18)
+
+@pytest.mark.parametrize("bits", [2, 3, 4])
+def test_clipped_projection_is_the_symmetric_grid_with_zero_and_idempotent(bits):
+    from fsc_teach.quantize import clip_range, quantize_clipped
+
+    w = torch.randn(2000, generator=torch.Generator().manual_seed(bits))
+    q = quantize_clipped(w, bits)
+    qmax, amax = 2 ** (bits - 1) - 1, clip_range(w)
+    assert amax == pytest.approx(min(w.abs().max().item(), abs(w.mean().item()) + 3 * w.std().item()))
+    expected = torch.arange(-qmax, qmax + 1) * amax / qmax  # {0, ±1/Q, …, ±1} · amax
+    torch.testing.assert_close(q.unique(), expected.to(q.dtype))  # every level used, nothing else
+    inside = w.abs() <= amax
+    assert torch.all((q - w)[inside].abs() <= amax / qmax / 2 * (1 + 1e-5))  # nearest level
+    assert torch.all(q[~inside].abs() == amax)  # beyond three sigma: the outermost level
+    torch.testing.assert_close(quantize_clipped(q, bits, amax=amax), q)  # a projection: Π(Π(w)) = Π(w)
+
+
+def test_three_sigma_clipping_keeps_outliers_from_stretching_the_grid():
+    from fsc_teach.quantize import quantize_clipped
+
+    w = torch.randn(4000, generator=torch.Generator().manual_seed(0))
+    w[0] = 50.0  # one outlier
+    clipped, raw = quantize_clipped(w, 3), quantize_clipped(w, 3, clip_sigma=None)
+    bulk = slice(1, None)
+    assert (clipped[bulk] - w[bulk]).pow(2).mean() < 0.2 * (raw[bulk] - w[bulk]).pow(2).mean()
+    torch.testing.assert_close(raw, quantize_tensor(w, 3))  # without the clip it is the symmetric grid of notebook 01
+
+
+def test_clipped_projection_rejects_bad_bits_and_handles_zeros():
+    from fsc_teach.quantize import quantize_clipped
+
+    with pytest.raises(ValueError, match="bits"):
+        quantize_clipped(torch.ones(3), 1)
+    assert torch.equal(quantize_clipped(torch.zeros(5), 2), torch.zeros(5))

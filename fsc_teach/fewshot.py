@@ -1,0 +1,257 @@
+"""Few-shot compression with every method of the course on one footing (seed 002's protocol; notebooks 06, 07).
+
+Seed 002's tables compare methods on *the same* pruned student and *the same* K images per class. Here a
+``Scheme`` fixes the student and ``compress(method, teacher, scheme, x, y)`` runs one method on the few samples:
+
+* ``Scheme("structured", 0.5)``: half the *input channels* of blocks 1 … L−1 removed (VGG-50%'s pattern: block
+  l−1 loses half its filters; the last block keeps its width). Every method ends with the same widths: the
+  baselines start from the L1-norm student (Li et al. 2017), cross distillation chooses its own channels while
+  it distils and is then physically shrunk (``cross.shrink``). For a ResNet the inner channels of every block.
+* ``Scheme("unstructured", 0.9)``: 90 % of the weights of those blocks' convs set to zero; the baselines start
+  from layer-wise magnitude masks, which training keeps (``prune.apply_masks_``).
+
+``METHODS`` (in the order of the papers' tables): ``L1-norm`` (no data), ``BP`` (fine-tune with the K-shot labels),
+``KD`` (Hinton KD, notebook 02), ``Iter-KD`` (a two-step Parent → Child chain, seed 003: prune half-way, distil,
+prune to the target, distil), ``FitNet`` (two-stage, notebook 04), ``FSKD`` (notebook 05; structured only — its
+1x1 merge would densify a sparse conv), ``Ours-NC``, ``Ours``, ``Ours-S`` (cross distillation, Eq. 1, 4, 8).
+
+``run_cell`` compresses and measures (test accuracy, parameters, FLOPs, time): the unit of ``grid.run_grid``.
+Every method draws randomness only from its own seeded generators (FitNet's regressor is built under
+``train.seeded``), so cells can run side by side and the same seed gives the same numbers.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from . import cross, fitnets, fskd, kd, prune
+from .models import BasicBlock, BlockNet, count_flops, count_params
+from .train import evaluate, fit, trainable_copy
+
+__all__ = ["Scheme", "Settings", "METHODS", "applicable", "compress", "run_cell"]
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """Which student: ``kind`` "structured" or "unstructured", the fraction ``sparsity`` removed, and where.
+
+    ``blocks``: the blocks whose input channels (structured, VGG), inner channels (structured, ResNet) or conv
+    weights (unstructured) are pruned; default: every block but the first for a VGG (its input is the image),
+    every block for a ResNet.
+    """
+
+    kind: str
+    sparsity: float
+    blocks: tuple[int, ...] | None = None
+
+    def __post_init__(self):
+        if self.kind not in ("structured", "unstructured"):
+            raise ValueError(f"unknown scheme kind {self.kind!r}; use 'structured' or 'unstructured'")
+        if not 0.0 < self.sparsity < 1.0:
+            raise ValueError(f"sparsity is the fraction removed and must lie in (0, 1), got {self.sparsity}")
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind} {100 * self.sparsity:g} %"
+
+    def pruned_blocks(self, model: BlockNet) -> list[int]:
+        residual = isinstance(model.blocks[0], BasicBlock)
+        blocks = list(self.blocks) if self.blocks is not None else list(range(0 if residual else 1, len(model.blocks)))
+        if any(not 0 <= b < len(model.blocks) for b in blocks) or (self.kind == "structured" and not residual
+                                                                    and 0 in blocks):
+            raise ValueError(f"scheme blocks {blocks} do not fit a network of {len(model.blocks)} blocks "
+                             f"(a VGG's block 0 reads the image: its input channels cannot be pruned)")
+        return blocks
+
+    def filter_ratios(self, model: BlockNet) -> dict[int, float]:
+        """``{block: fraction of its filters removed}`` for ``prune.l1_prune`` (VGG: the block before each consumer)."""
+        residual = isinstance(model.blocks[0], BasicBlock)
+        return {(b if residual else b - 1): self.sparsity for b in self.pruned_blocks(model)}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The methods' budgets. Defaults are the papers'/authors' code's; notebooks shrink them per scale."""
+
+    steps: int = 3000  # cross distillation: Adam steps per layer (the code: 3000)
+    lr: float = 5e-4  # the code's VGG rate
+    batch_size: int | None = None  # images per step (None: the whole few-shot set, as the code)
+    prune_method: str = "topk"  # "topk" (the code) or "prox" (the paper's Eq. 10/11)
+    mu: float = 0.6
+    alpha: float = 0.9
+    beta: float = 0.3
+    epochs: int = 100  # BP, KD and each FitNet stage
+    train_lr: float = 0.01
+    kd_T: float = 4.0
+    kd_alpha: float = 0.9
+    fitnet_block: int | None = None  # guided = hint block; default the middle block
+    extra: dict = field(default_factory=dict)  # passed on to cross_distill (augment, views, cross_layers, ...)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _cross(loss: str) -> Callable:
+    def method(teacher: BlockNet, scheme: Scheme, x: Tensor, y: Tensor, seed: int, s: Settings) -> BlockNet:
+        blocks = scheme.pruned_blocks(teacher)
+        student, info = cross.cross_distill(
+            None, teacher, x, loss=loss, mu=s.mu, alpha=s.alpha, beta=s.beta, steps=s.steps, lr=s.lr,
+            batch_size=s.batch_size, method=s.prune_method, prune=scheme.kind,
+            sparsity={b: scheme.sparsity for b in blocks}, seed=seed, progress=False, **s.extra)
+        return student, info["masks"]  # teacher-shaped; compress() shrinks a structured one with the masks
+    method.__doc__ = f"Cross distillation with the {loss!r} loss, pruning while it distils (seed 002, Algorithm 1)."
+    return method
+
+
+def _magnitude_student(teacher: BlockNet, scheme: Scheme, sparsity: float | None = None) -> BlockNet:
+    names = {f"blocks.{b}.conv.weight" for b in scheme.pruned_blocks(teacher)} | \
+            {f"blocks.{b}.conv{i}.weight" for b in scheme.pruned_blocks(teacher) for i in (1, 2)}
+    masks = {n: m for n, m in prune.magnitude_masks(teacher, scheme.sparsity if sparsity is None else sparsity).items()
+             if n in names}
+    return prune.apply_masks_(trainable_copy(teacher), masks)
+
+
+def _start(teacher: BlockNet, scheme: Scheme) -> tuple[BlockNet, dict | None]:
+    """The data-free student every baseline starts from: L1-norm filters (structured) or magnitude masks."""
+    if scheme.kind == "structured":
+        student, kept = prune.l1_prune(teacher, scheme.filter_ratios(teacher))
+        return trainable_copy(student), kept
+    return _magnitude_student(teacher, scheme), None
+
+
+def _l1(teacher, scheme, x, y, seed, s):
+    """Li et al. (2017) / magnitude pruning: no data at all."""
+    return _start(teacher, scheme)[0], None
+
+
+def _bp(teacher, scheme, x, y, seed, s):
+    """Few-shot fine-tuning ("BP"): cross-entropy on the K-shot labels, masks held."""
+    student = _start(teacher, scheme)[0]
+    fit(student, x, y, epochs=s.epochs, batch_size=min(len(x), 64), lr=s.train_lr, seed=seed, progress=False)
+    return student, None
+
+
+def _kd(teacher, scheme, x, y, seed, s):
+    """Hinton KD of the pruned student on the K-shot images, ``α·T²·KL + (1 − α)·CE`` (notebook 02)."""
+    student = _start(teacher, scheme)[0]
+    kd.distill(student, teacher, x, y, T=s.kd_T, alpha=s.kd_alpha, epochs=s.epochs, batch_size=min(len(x), 64),
+               lr=s.train_lr, seed=seed, progress=False)
+    return student, None
+
+
+def _l1_to_widths(model: BlockNet, widths: list[int]) -> BlockNet:
+    """``model`` L1-pruned to exactly ``widths`` (filters with the largest L1 norm kept, Li et al. 2017)."""
+    scores = prune.l1_filter_scores(model)
+    keep = {i: torch.sort(torch.topk(sc, w).indices).values for i, (sc, w) in enumerate(zip(scores, widths))}
+    return trainable_copy(prune.prune_filters(model, keep))
+
+
+def _iter_kd(teacher, scheme, x, y, seed, s):
+    """Seed 003's Parent → Child chain in two steps of equal keep ratio, each child the pruned parent, KD each."""
+    target = _start(teacher, scheme)[0]
+    kw = dict(T=s.kd_T, alpha=s.kd_alpha, epochs=max(1, s.epochs // 2), batch_size=min(len(x), 64),
+              lr=s.train_lr, seed=seed, progress=False)
+    if scheme.kind == "structured":
+        mid_widths = [max(t, min(w, round(w * math.sqrt(t / w)))) for w, t in zip(teacher.widths, target.widths)]
+        child = _l1_to_widths(teacher, mid_widths)
+        kd.distill(child, teacher, x, y, **kw)
+        parent = copy.deepcopy(child).eval()
+        child = _l1_to_widths(parent, target.widths)
+    else:
+        child = _magnitude_student(teacher, scheme, 1 - math.sqrt(1 - scheme.sparsity))
+        kd.distill(child, teacher, x, y, **kw)
+        parent = copy.deepcopy(child).eval()
+        masks = {n: m for n, m in prune.magnitude_masks(child, scheme.sparsity).items() if n in prune.get_masks(child)}
+        prune.apply_masks_(child, masks)  # intersected with the first step's masks: nothing pruned grows back
+    kd.distill(child, parent, x, y, **kw)
+    return child, None
+
+
+def _fitnet(teacher, scheme, x, y, seed, s):
+    """Two-stage FitNet (Romero et al. 2015): hint on the middle block, then KD (notebook 04)."""
+    student = _start(teacher, scheme)[0]
+    block = s.fitnet_block if s.fitnet_block is not None else len(teacher.blocks) // 2
+    fitnets.fitnet_two_stage(student, teacher, x, y, guided_block=block, hint_block=block, stage1_epochs=s.epochs,
+                             stage2_epochs=s.epochs, lr=s.train_lr, batch_size=min(len(x), 64), seed=seed,
+                             progress=False)
+    return student, None
+
+
+def _fskd(teacher, scheme, x, y, seed, s):
+    """FSKD (seed 001): a 1x1 conv per block solved by least squares on the images, merged (notebook 05)."""
+    if scheme.kind != "structured":
+        raise ValueError("FSKD applies to structured pruning only: merging its 1x1 conv Q into a sparse conv "
+                         "(W' = Q W) fills in the zeros; use a structured scheme")
+    student, kept = _start(teacher, scheme)
+    if isinstance(teacher.blocks[0], BasicBlock):
+        kept = None  # a pruned ResNet keeps every block's output width: FSKD aligns all channels
+    return fskd.fskd(student, teacher, x, kept=kept, progress=False), None
+
+
+# Each method: (teacher, scheme, x, y, seed, settings) -> (student, cross-distillation masks or None).
+METHODS: dict[str, Callable] = {
+    "L1-norm": _l1, "BP": _bp, "KD": _kd, "Iter-KD": _iter_kd, "FitNet": _fitnet, "FSKD": _fskd,
+    "Ours-NC": _cross("nc"), "Ours": _cross("cross"), "Ours-S": _cross("soft"),
+}
+
+
+def applicable(method: str, scheme: Scheme) -> bool:
+    """Whether ``method`` applies to ``scheme`` (FSKD needs a structured student)."""
+    return not (method == "FSKD" and scheme.kind != "structured")
+
+
+def compress(method: str, teacher: BlockNet, scheme: Scheme, x: Tensor, y: Tensor, *, seed: int = 0,
+             settings: Settings = Settings()) -> BlockNet:
+    """The student of ``scheme`` compressed by ``method`` from ``teacher`` with the few images ``(x, y)``, in eval mode.
+
+    The teacher is only read. ``y`` (the K-shot labels) is used by BP, KD, Iter-KD and FitNet; the layer-wise
+    methods (FSKD, cross distillation) use the images only.
+    """
+    return _shrunk(_compress_masked(method, teacher, scheme, x, y, seed, settings), scheme)
+
+
+def _compress_masked(method, teacher, scheme, x, y, seed, settings) -> tuple[BlockNet, dict | None]:
+    """The method's student and, for cross distillation, its masks: teacher-shaped before ``cross.shrink``."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    teacher.eval()
+    student, masks = METHODS[method](teacher, scheme, x, y, seed, settings)
+    return student.eval(), masks
+
+
+def _shrunk(result: tuple[BlockNet, dict | None], scheme: Scheme) -> BlockNet:
+    student, masks = result
+    if masks is None or scheme.kind != "structured":
+        return student
+    return cross.shrink(student, masks).eval()
+
+
+def run_cell(method: str, teacher: BlockNet, scheme: Scheme, x: Tensor, y: Tensor, x_test: Tensor, y_test: Tensor,
+             *, seed: int = 0, settings: Settings = Settings(),
+             analyse: Callable[[BlockNet], object] | None = None) -> dict:
+    """``compress`` and measure: test accuracy, parameters and FLOPs (non-zero for unstructured), seconds.
+
+    ``cpu_s`` is the CPU time of the calling thread: with one intra-op thread per cell (``grid.run_grid``) it is the
+    method's own compute, whatever runs beside it; ``wall_s`` includes waiting for shared cores. ``analyse(student)``,
+    if given, is stored under ``"analysis"``; it sees the student before ``cross.shrink`` (teacher-shaped for the
+    cross-distillation methods, so ``cross.layer_errors`` applies).
+    """
+    wall, cpu = time.perf_counter(), time.thread_time()
+    masked = _compress_masked(method, teacher, scheme, x, y, seed, settings)
+    cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
+    analysis = analyse(masked[0]) if analyse is not None else None
+    student = _shrunk(masked, scheme)
+    sparse = scheme.kind == "unstructured"
+    size = tuple(x.shape[1:])
+    out = {"method": method, "acc": evaluate(student, x_test, y_test, batch_size=250),
+           "params": count_params(student, nonzero=sparse), "flops": count_flops(student, size, nonzero=sparse),
+           "cpu_s": round(cpu, 3), "wall_s": round(wall, 3)}
+    if analyse is not None:
+        out["analysis"] = analysis
+    return out

@@ -1,0 +1,84 @@
+"""Few-shot compression on one footing: every method ends at the scheme's student, masks hold, cells are
+deterministic and thread-safe (the same numbers with 1 or 2 workers)."""
+import copy
+
+import pytest
+import torch
+
+from fsc_teach import fewshot, grid
+from fsc_teach.models import VGG
+
+from helpers import randomise_bn_
+
+SETTINGS = fewshot.Settings(steps=4, lr=1e-2, epochs=2, batch_size=8)
+
+
+def _teacher():
+    torch.manual_seed(0)
+    return randomise_bn_(VGG([6, 8, 8, 10], pools=[1, 3], in_channels=2, input_size=8), 0).eval()
+
+
+def _data(n=20, seed=1):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 2, 8, 8, generator=gen), torch.arange(n) % 10
+
+
+def _checksum(model):
+    return float(sum(p.double().sum() for p in model.state_dict().values() if p.is_floating_point()))
+
+
+def test_every_structured_method_ends_at_the_l1_students_widths():
+    teacher, (x, y) = _teacher(), _data()
+    before = copy.deepcopy(teacher.state_dict())
+    scheme = fewshot.Scheme("structured", 0.5)
+    widths = {m: fewshot.compress(m, teacher, scheme, x, y, settings=SETTINGS).widths for m in fewshot.METHODS}
+    assert set(map(tuple, widths.values())) == {(3, 4, 4, 10)}  # half the input channels of blocks 1..3
+    assert all(torch.equal(v, teacher.state_dict()[k]) for k, v in before.items())  # the teacher is only read
+
+
+def test_unstructured_methods_keep_exactly_the_target_zeros():
+    teacher, (x, y) = _teacher(), _data()
+    scheme = fewshot.Scheme("unstructured", 0.75)
+    for m in fewshot.METHODS:
+        if not fewshot.applicable(m, scheme):
+            with pytest.raises(ValueError, match="structured"):
+                fewshot.compress(m, teacher, scheme, x, y, settings=SETTINGS)
+            continue
+        s = fewshot.compress(m, teacher, scheme, x, y, settings=SETTINGS)
+        zeros = [int((b.conv.weight == 0).sum()) for b in s.blocks]
+        assert zeros[0] == 0, m  # block 0 is not in the scheme
+        assert zeros[1:] == [round(0.75 * b.conv.weight.numel()) for b in s.blocks[1:]], m
+
+
+def test_bad_input_says_what_to_do():
+    teacher, (x, y) = _teacher(), _data()
+    with pytest.raises(ValueError, match="choose from"):
+        fewshot.compress("ThiNet", teacher, fewshot.Scheme("structured", 0.5), x, y)
+    with pytest.raises(ValueError, match="structured"):
+        fewshot.Scheme("channels", 0.5)
+    with pytest.raises(ValueError, match=r"\(0, 1\)"):
+        fewshot.Scheme("structured", 1.0)
+    with pytest.raises(ValueError, match="image"):
+        fewshot.Scheme("structured", 0.5, blocks=(0, 1)).pruned_blocks(teacher)
+
+
+def test_cells_are_deterministic_and_independent_of_workers():
+    teacher, (x, y) = _teacher(), _data()
+    scheme = fewshot.Scheme("structured", 0.5)
+
+    def cell(method, seed):
+        r = fewshot.run_cell(method, teacher, scheme, x, y, x, y, seed=seed, settings=SETTINGS, analyse=_checksum)
+        return {k: v for k, v in r.items() if not k.endswith("_s")}  # times differ, everything else must not
+
+    cells = [{"method": m, "seed": s} for m in ("BP", "FitNet", "FSKD", "Ours", "Ours-S") for s in (0, 1)]
+    one = grid.run_grid(cell, cells, workers=1, progress=False)
+    two = grid.run_grid(cell, cells, workers=2, progress=False)
+    assert one == two
+    assert one[0]["analysis"] != one[1]["analysis"]  # a different seed is a different student
+
+
+def test_analysis_sees_the_teacher_shaped_cross_student():
+    teacher, (x, y) = _teacher(), _data()
+    r = fewshot.run_cell("Ours", teacher, fewshot.Scheme("structured", 0.5), x, y, x, y, settings=SETTINGS,
+                         analyse=lambda s: s.widths)
+    assert r["analysis"] == teacher.widths and r["params"] < sum(p.numel() for p in teacher.parameters())

@@ -1,0 +1,83 @@
+"""The experiment grid: same results in any order and with any number of workers; an interrupted run resumes."""
+import json
+import threading
+
+import pytest
+import torch
+
+from fsc_teach.grid import cell_key, load_cache, run_grid
+
+
+def _cell(seed: int, n: int = 64) -> dict:
+    """A little torch computation that draws only from its own generator (as grid cells must)."""
+    gen = torch.Generator().manual_seed(seed)
+    a, b = torch.randn(n, n, generator=gen), torch.randn(n, n, generator=gen)
+    return {"seed": seed, "value": float((a @ b).relu().sum()), "threads": torch.get_num_threads()}
+
+
+CELLS = [{"seed": s} for s in range(6)]
+
+
+def test_results_follow_the_cells_and_do_not_depend_on_workers():
+    threads = torch.get_num_threads()
+    one = run_grid(_cell, CELLS, workers=1, progress=False)
+    two = run_grid(_cell, CELLS, workers=2, progress=False)
+    assert [r["seed"] for r in one] == list(range(6))
+    assert one == two  # bit-identical: every cell runs with one intra-op thread
+    assert all(r["threads"] == 1 for r in one)
+    assert torch.get_num_threads() == threads  # restored afterwards
+
+
+def test_cell_keys_ignore_order_and_reject_non_json():
+    assert cell_key({"a": 1, "b": [2, 3]}) == cell_key({"b": [2, 3], "a": 1})
+    with pytest.raises(TypeError, match="JSON"):
+        cell_key({"x": torch.zeros(2)})
+
+
+def test_memory_cache_skips_finished_cells():
+    calls = []
+
+    def fn(seed):
+        calls.append(seed)
+        return seed * 2
+
+    memo = {}
+    assert run_grid(fn, [{"seed": 1}, {"seed": 2}, {"seed": 1}], cache=memo, progress=False) == [2, 4, 2]
+    assert sorted(calls) == [1, 2]  # the duplicate ran once
+    run_grid(fn, [{"seed": 2}, {"seed": 3}], cache=memo, progress=False)
+    assert sorted(calls) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_interrupted_run_resumes_and_gives_the_same_table(tmp_path, workers):
+    path = tmp_path / "grid.jsonl"
+    calls, lock = [], threading.Lock()
+
+    def flaky(seed, fail_at=None):
+        if seed == fail_at:
+            raise KeyboardInterrupt("simulated Ctrl-C")
+        with lock:
+            calls.append(seed)
+        return _cell(seed)
+
+    cells = [{"seed": s} for s in range(8)]
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(lambda seed: flaky(seed, fail_at=5), cells, workers=workers, cache=path, progress=False)
+    finished = load_cache(path)
+    assert finished and len(finished) < len(cells)  # something was kept, not everything was done
+    before = len(calls)
+    resumed = run_grid(flaky, cells, workers=workers, cache=path, progress=False)
+    assert len(calls) - before == len(cells) - len(finished)  # nothing finished is recomputed
+    assert resumed == run_grid(_cell, cells, workers=1, progress=False)  # the uninterrupted table
+
+
+def test_a_half_written_line_is_ignored_and_the_file_stays_readable(tmp_path):
+    path = tmp_path / "grid.jsonl"
+    run_grid(_cell, CELLS[:2], cache=path, progress=False)
+    with open(path, "a") as f:
+        f.write('{"key": "{\\"seed\\":2}", "resu')  # a crash in the middle of a write
+    assert len(load_cache(path)) == 2
+    out = run_grid(_cell, CELLS[:3], cache=path, progress=False)
+    assert len(load_cache(path)) == 3 and out[2] == run_grid(_cell, [CELLS[2]], progress=False)[0]
+    for line in path.read_text().splitlines()[-1:]:
+        json.loads(line)  # the new line was written after the broken one, on its own line
