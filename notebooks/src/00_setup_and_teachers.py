@@ -294,9 +294,9 @@ my_pair = divmod(int(off_diagonal.argmax()), 10)
 
 # %%
 reference = cm - torch.diag(torch.diag(cm))
-check.equal(tuple(my_pair), divmod(int(reference.argmax()), 10), what="most confused pair",
-            hint="zero the diagonal (correct answers) first, then take the argmax of the 10×10 matrix")
-print(f"true '{names[my_pair[0]]}' predicted as '{names[my_pair[1]]}': {int(cm[my_pair])} test images")
+if check.equal(my_pair, divmod(int(reference.argmax()), 10), what="most confused pair",
+               hint="zero the diagonal (correct answers) first, then take the argmax of the 10×10 matrix"):
+    print(f"true '{names[my_pair[0]]}' predicted as '{names[my_pair[1]]}': {int(cm[tuple(my_pair)])} test images")
 
 # %% [markdown]
 # ## References

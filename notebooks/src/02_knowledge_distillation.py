@@ -406,7 +406,7 @@ def my_kd_loss(student_logits, teacher_logits, T, alpha, targets):
 # %%
 labels = torch.randint(0, 10, (64,), generator=gen)
 for T, alpha in [(1.0, 0.5), (4.0, 0.9), (10.0, 1.0)]:
-    check.close(my_kd_loss(s_logits, t_logits, T, alpha, labels),
+    check.close(check.runs(my_kd_loss, s_logits, t_logits, T, alpha, labels),
                 losses.kd_loss(s_logits, t_logits, T=T, alpha=alpha, targets=labels), atol=1e-5,
                 what=f"my_kd_loss equals the package's at T={T}, α={alpha}",
                 hint="sum the KL over classes, average over the batch, and multiply by T²")
