@@ -280,17 +280,12 @@ def merge_into_block_(block: nn.Module, q: Tensor, q0: Tensor | None = None, *,
 
 @torch.no_grad()
 def _run_block(block: nn.Module, h: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
-    """``block(h)``, the block's pre-activation output (the adapter's input) and, if residual, its shortcut."""
-    store = {}
-    hooks = [block.adapter.register_forward_hook(lambda _m, inp, _out: store.__setitem__("z", inp[0]))]
-    if getattr(block, "shortcut", None) is not None:
-        hooks.append(block.shortcut.register_forward_hook(lambda _m, _inp, out: store.__setitem__("s", out)))
-    try:
-        out = block(h)
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return out, store["z"], store.get("s")
+    """``block(h)``, the block's pre-activation output (the adapter's input) and, if residual, its shortcut.
+
+    Read from ``block.parts``, not from forward hooks: the teacher is shared, and a hook on it would also fire for
+    any other thread's forward pass (``grid.run_grid`` runs cells side by side).
+    """
+    return block.parts(h)
 
 
 def _kept_channels(student: nn.Module, teacher: nn.Module, j: int, given: Tensor | None) -> Tensor | None:

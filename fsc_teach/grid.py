@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Callable, Mapping, MutableMapping, Sequence
 
@@ -89,14 +89,46 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _run_pool(fn, todo: list[str], by_key: dict, store, workers: int, bar) -> None:
+    """Run ``todo`` in a thread pool, storing each result the moment its cell finishes.
+
+    On an exception in a cell, or Ctrl-C in the main thread: cells not yet started are cancelled, cells already
+    running are waited for and kept, then the exception propagates.
+    """
+    pool = ThreadPoolExecutor(workers)
+    futures = {pool.submit(fn, **by_key[k]): k for k in todo}
+    try:
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in done:
+                if f.exception() is not None:
+                    raise f.exception()
+                store[futures[f]] = f.result()
+                bar.update(1)
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        for f, k in futures.items():
+            if f.cancelled() or k in store:
+                continue
+            try:
+                store[k] = f.result()  # a cell that was already running: wait for it and keep it
+            except BaseException:  # noqa: BLE001 - the first error is the one re-raised below
+                pass
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def run_grid(fn: Callable[..., Any], cells: Sequence[Mapping[str, Any]], *, workers: int | None = None,
              cache: MutableMapping[str, Any] | str | os.PathLike | None = None, progress: bool = True,
              desc: str = "grid") -> list[Any]:
     """``[fn(**cell) for cell in cells]``, ``workers`` cells at a time (default: one per core), one thread each.
 
     Cells already in ``cache`` (a dict, or a JSON-lines file path) are not recomputed; new results are added to
-    it as each cell finishes. If a cell raises, the cells still running finish and are cached, the rest are not
-    started, and the exception propagates.
+    it as each cell finishes. If a cell raises, or the run is interrupted (Ctrl-C), the cells still running finish
+    and are cached, the rest are not started, and the exception propagates.
     """
     store: Any = _FileCache(cache) if isinstance(cache, (str, os.PathLike)) else ({} if cache is None else cache)
     keys = [cell_key(c) for c in cells]
@@ -104,7 +136,8 @@ def run_grid(fn: Callable[..., Any], cells: Sequence[Mapping[str, Any]], *, work
     by_key = {k: c for k, c in zip(keys, cells)}
     workers = max(1, min(default_workers() if workers is None else int(workers), len(todo) or 1))
     threads = torch.get_num_threads()
-    bar = tqdm(total=len(keys), initial=len(keys) - len(todo), desc=desc, disable=not progress, leave=False)
+    total = len(by_key)
+    bar = tqdm(total=total, initial=total - len(todo), desc=desc, disable=not progress, leave=False)
     torch.set_num_threads(1)
     try:
         if workers == 1:
@@ -112,23 +145,7 @@ def run_grid(fn: Callable[..., Any], cells: Sequence[Mapping[str, Any]], *, work
                 store[k] = fn(**by_key[k])
                 bar.update(1)
         else:
-            with ThreadPoolExecutor(workers) as pool:
-                futures = {pool.submit(fn, **by_key[k]): k for k in todo}
-                pending = set(futures)
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                    failed = [f for f in done if f.exception() is not None]
-                    for f in done:
-                        if f.exception() is None:
-                            store[futures[f]] = f.result()
-                            bar.update(1)
-                    if failed:
-                        for f in pending:
-                            f.cancel()
-                        for f in pending:  # cells already running finish and are kept
-                            if not f.cancelled() and f.exception() is None:
-                                store[futures[f]] = f.result()
-                        raise failed[0].exception()
+            _run_pool(fn, todo, by_key, store, workers, bar)
     finally:
         torch.set_num_threads(threads)
         bar.close()

@@ -46,8 +46,13 @@ class ConvBlock(nn.Module):
         else:
             raise ValueError(f"unknown pool {pool!r}; use None, 'max' or 'max_same'")
 
+    def parts(self, x: Tensor) -> tuple[Tensor, Tensor, None]:
+        """``(output, z, None)`` with ``z = bn(conv(x))``, the adapter's input: what FSKD fits (no hooks needed)."""
+        z = self.bn(self.conv(x))
+        return self.pool(self.act(self.adapter(z))), z, None
+
     def forward(self, x: Tensor) -> Tensor:
-        return self.pool(self.act(self.adapter(self.bn(self.conv(x)))))
+        return self.parts(x)[0]
 
 
 class BlockNet(nn.Module):
@@ -158,9 +163,14 @@ class BasicBlock(nn.Module):
         self.shortcut = _ShortcutA(cin, cout, stride)
         self.relu2 = nn.ReLU()
 
+    def parts(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``(output, z, shortcut(x))`` with ``z`` the residual branch before the adapter (FSKD's target)."""
+        z = self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))
+        s = self.shortcut(x)
+        return self.relu2(self.adapter(z) + s), z, s
+
     def forward(self, x: Tensor) -> Tensor:
-        out = self.adapter(self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x))))))
-        return self.relu2(out + self.shortcut(x))
+        return self.parts(x)[0]
 
 
 class ResNetCIFAR(BlockNet):

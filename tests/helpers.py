@@ -1,4 +1,7 @@
 """Small fixtures shared by several test files."""
+import time
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -15,3 +18,15 @@ def randomise_bn_(model: nn.Module, seed: int = 0) -> nn.Module:
                 m.weight.copy_(torch.rand(c, generator=gen) + 0.5)
                 m.bias.copy_(torch.randn(c, generator=gen) * 0.2)
     return model
+
+
+def execute_quick(source: Path, out: Path, monkeypatch, cwd: Path | None = None) -> float:
+    """Run a notebook with papermill at quick scale, widgets static, from ``cwd`` (its own folder); returns seconds."""
+    import papermill
+
+    monkeypatch.setenv("FSC_SCALE", "quick")
+    monkeypatch.setenv("FSC_STATIC", "1")
+    start = time.perf_counter()
+    papermill.execute_notebook(str(source), str(out), cwd=str(cwd or source.parent), kernel_name="python3",
+                               progress_bar=False)
+    return time.perf_counter() - start

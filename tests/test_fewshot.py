@@ -82,3 +82,24 @@ def test_analysis_sees_the_teacher_shaped_cross_student():
     r = fewshot.run_cell("Ours", teacher, fewshot.Scheme("structured", 0.5), x, y, x, y, settings=SETTINGS,
                          analyse=lambda s: s.widths)
     assert r["analysis"] == teacher.widths and r["params"] < sum(p.numel() for p in teacher.parameters())
+
+
+def test_no_method_hooks_the_shared_teacher(monkeypatch):
+    """Cells run side by side share the teacher: a forward hook on it would fire for other threads' passes."""
+    teacher, (x, y) = _teacher(), _data()
+    for scheme in (fewshot.Scheme("structured", 0.5), fewshot.Scheme("unstructured", 0.5)):
+        for m in fewshot.METHODS:
+            if not fewshot.applicable(m, scheme):
+                continue
+            hooked = []
+            real = torch.nn.Module.register_forward_hook
+
+            def spy(module, *args, **kwargs):
+                if any(module is t for t in teacher.modules()):
+                    hooked.append(type(module).__name__)
+                return real(module, *args, **kwargs)
+
+            monkeypatch.setattr(torch.nn.Module, "register_forward_hook", spy)
+            fewshot.compress(m, teacher, scheme, x, y, settings=SETTINGS)
+            monkeypatch.setattr(torch.nn.Module, "register_forward_hook", real)
+            assert not hooked, f"{m} put forward hooks on the teacher's {hooked}"

@@ -288,7 +288,8 @@ def test_one_call_equals_blocks_one_at_a_time_and_runs_the_teacher_once_per_swee
     base = _perturb_(_prune(teacher, KEPT))
     x = torch.randn(24, 3, 8, 8)
     calls = [0] * len(teacher.blocks)
-    hooks = [b.register_forward_hook(lambda *_a, j=j: calls.__setitem__(j, calls[j] + 1))
+    # count each block's conv: FSKD runs a block through ``block.parts`` (no hooks of its own on the teacher)
+    hooks = [b.conv.register_forward_hook(lambda *_a, j=j: calls.__setitem__(j, calls[j] + 1))
              for j, b in enumerate(teacher.blocks)]
     together = fskd(copy.deepcopy(base), teacher, x, kept=KEPT, sweeps=2, batch_size=8, progress=False)
     for h in hooks:

@@ -81,3 +81,25 @@ def test_a_half_written_line_is_ignored_and_the_file_stays_readable(tmp_path):
     assert len(load_cache(path)) == 3 and out[2] == run_grid(_cell, [CELLS[2]], progress=False)[0]
     for line in path.read_text().splitlines()[-1:]:
         json.loads(line)  # the new line was written after the broken one, on its own line
+
+
+def test_ctrl_c_in_the_main_thread_keeps_every_finished_cell(tmp_path):
+    """A real interruption: KeyboardInterrupt raised in the main thread while workers run (what Ctrl-C does)."""
+    import _thread
+    import time
+
+    path = tmp_path / "grid.jsonl"
+
+    def cell(seed):
+        if seed == 4:
+            _thread.interrupt_main()  # the user presses Ctrl-C while this cell runs
+            time.sleep(0.2)
+        return _cell(seed)
+
+    cells = [{"seed": s} for s in range(40)]
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(cell, cells, workers=2, cache=path, progress=False)
+    kept = load_cache(path)
+    assert 4 < len(kept) < len(cells)  # the finished cells (and the one running) were written, the rest not
+    assert cell_key({"seed": 4}) in kept
+    assert run_grid(_cell, cells, workers=2, cache=path, progress=False) == run_grid(_cell, cells, progress=False)

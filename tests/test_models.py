@@ -90,3 +90,22 @@ def test_bad_architecture_arguments_are_explained():
         build_model("alexnet", {})
     with pytest.raises(ValueError, match="pools index blocks"):
         VGG([8, 8], pools=[5])
+
+
+def test_block_parts_agree_with_forward_and_with_hooks():
+    """``parts`` returns the output and the adapter's input (and a residual block's shortcut) without hooks."""
+    from fsc_teach.models import BasicBlock, ConvBlock
+
+    torch.manual_seed(0)
+    for block, x in ((ConvBlock(3, 5, pool="max").eval(), torch.randn(2, 3, 8, 8)),
+                     (BasicBlock(4, 6, 8, stride=2).eval(), torch.randn(2, 4, 8, 8))):
+        seen = {}
+        h = block.adapter.register_forward_hook(lambda _m, inp, _o: seen.__setitem__("z", inp[0]))
+        out, z, s = block.parts(x)
+        h.remove()
+        torch.testing.assert_close(out, block(x))
+        torch.testing.assert_close(z, seen["z"])
+        if isinstance(block, BasicBlock):
+            torch.testing.assert_close(s, block.shortcut(x))
+        else:
+            assert s is None

@@ -1,11 +1,11 @@
 """Execute every notebook at `quick` scale with papermill; any failing cell fails the test."""
 import json
-import os
-import time
 from pathlib import Path
 
 import nbformat
 import pytest
+
+from helpers import execute_quick
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
@@ -65,15 +65,7 @@ def test_notebook_structure(path):
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_at_quick_scale(path, tmp_path, monkeypatch):
-    import papermill
-
-    monkeypatch.setenv("FSC_SCALE", "quick")
-    monkeypatch.setenv("FSC_STATIC", "1")
-    out = tmp_path / path.name
-    start = time.perf_counter()
-    papermill.execute_notebook(str(path), str(out), cwd=str(path.parent), kernel_name="python3",
-                               progress_bar=False)
-    seconds = time.perf_counter() - start
+    seconds = execute_quick(path, tmp_path / path.name, monkeypatch)
     timings = ROOT / "build" / "timings-quick-tests.json"
     timings.parent.mkdir(exist_ok=True)
     data = json.loads(timings.read_text()) if timings.is_file() else {}
