@@ -237,8 +237,8 @@ print(f"teacher {100 * teacher_acc:.2f} %; mean ± std over {len(SEEDS)} seed(s)
 mean = lambda v: float(np.mean(v))
 fig, ax = plt.subplots(figsize=(7, 4))
 for m in METHODS:
-    ax.errorbar(KS, [100 * mean(t1[m, k]) for k in KS], yerr=[100 * np.std(t1[m, k]) for k in KS], marker="o",
-                capsize=3, label=m)
+    err = [100 * np.std(t1[m, k], ddof=1) if len(t1[m, k]) > 1 else 0.0 for k in KS]  # as the table: n − 1
+    ax.errorbar(KS, [100 * mean(t1[m, k]) for k in KS], yerr=err, marker="o", capsize=3, label=m)
 ax.axhline(100 * teacher_acc, color="grey", ls=":", label="teacher")
 ax.set(xscale="log", xticks=KS, xticklabels=KS, xlabel="shots per class K", ylabel="test accuracy (%)",
        title="Structured 50 %: accuracy vs shots (Table 1)")
