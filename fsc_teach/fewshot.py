@@ -32,7 +32,7 @@ from torch import Tensor
 
 from . import cross, fitnets, fskd, kd, prune
 from .models import BasicBlock, BlockNet, count_flops, count_params
-from .train import evaluate, fit, trainable_copy
+from .train import evaluate, fit, predict, trainable_copy
 
 __all__ = ["Scheme", "Settings", "METHODS", "applicable", "compress", "run_cell"]
 
@@ -86,7 +86,10 @@ class Settings:
     mu: float = 0.6
     alpha: float = 0.9
     beta: float = 0.3
-    epochs: int = 100  # BP, KD and each FitNet stage
+    epochs: int = 100  # BP, KD, each Iter-KD step and each FitNet stage ...
+    train_steps: int | None = None  # ... or this many optimiser steps instead, whatever K (a fair budget at K = 1)
+    train_batch: int = 64  # images per step of those methods
+    cache_teacher: bool = False  # KD, Iter-KD, FitNet: the teacher's outputs computed once, not per batch (exact)
     train_lr: float = 0.01
     kd_T: float = 4.0
     kd_alpha: float = 0.9
@@ -107,6 +110,28 @@ def _cross(loss: str) -> Callable:
         return student, info["masks"]  # teacher-shaped; compress() shrinks a structured one with the masks
     method.__doc__ = f"Cross distillation with the {loss!r} loss, pruning while it distils (seed 002, Algorithm 1)."
     return method
+
+
+def _epochs(s: Settings, n: int) -> int:
+    """Epochs for ``n`` images: ``s.epochs``, or enough passes for ``s.train_steps`` steps of ``s.train_batch``."""
+    if s.train_steps is None:
+        return s.epochs
+    return max(1, math.ceil(s.train_steps / math.ceil(n / min(n, s.train_batch))))
+
+
+def _fit_kw(s: Settings, n: int, seed: int) -> dict:
+    """``train.fit``'s budget for the label-using baselines on ``n`` images."""
+    return dict(epochs=_epochs(s, n), batch_size=min(n, s.train_batch), lr=s.train_lr, seed=seed, progress=False)
+
+
+def _distill(student: BlockNet, teacher: BlockNet, x: Tensor, y: Tensor, seed: int, s: Settings) -> None:
+    """Hinton KD on the few images; with ``cache_teacher`` the teacher's logits are computed once (no augmentation,
+    so the cache describes exactly the images the student sees: the same result, fewer teacher passes)."""
+    kw = dict(T=s.kd_T, alpha=s.kd_alpha, **_fit_kw(s, len(x), seed))
+    if s.cache_teacher:
+        kd.distill_from_logits(student, x, predict(teacher, x), y, **kw)
+    else:
+        kd.distill(student, teacher, x, y, **kw)
 
 
 def _magnitude_student(teacher: BlockNet, scheme: Scheme, sparsity: float | None = None) -> BlockNet:
@@ -133,15 +158,14 @@ def _l1(teacher, scheme, x, y, seed, s):
 def _bp(teacher, scheme, x, y, seed, s):
     """Few-shot fine-tuning ("BP"): cross-entropy on the K-shot labels, masks held."""
     student = _start(teacher, scheme)[0]
-    fit(student, x, y, epochs=s.epochs, batch_size=min(len(x), 64), lr=s.train_lr, seed=seed, progress=False)
+    fit(student, x, y, **_fit_kw(s, len(x), seed))
     return student, None
 
 
 def _kd(teacher, scheme, x, y, seed, s):
     """Hinton KD of the pruned student on the K-shot images, ``α·T²·KL + (1 − α)·CE`` (notebook 02)."""
     student = _start(teacher, scheme)[0]
-    kd.distill(student, teacher, x, y, T=s.kd_T, alpha=s.kd_alpha, epochs=s.epochs, batch_size=min(len(x), 64),
-               lr=s.train_lr, seed=seed, progress=False)
+    _distill(student, teacher, x, y, seed, s)
     return student, None
 
 
@@ -154,22 +178,20 @@ def _l1_to_widths(model: BlockNet, widths: list[int]) -> BlockNet:
 
 def _iter_kd(teacher, scheme, x, y, seed, s):
     """Seed 003's Parent → Child chain in two steps of equal keep ratio, each child the pruned parent, KD each."""
-    target = _start(teacher, scheme)[0]
-    kw = dict(T=s.kd_T, alpha=s.kd_alpha, epochs=max(1, s.epochs // 2), batch_size=min(len(x), 64),
-              lr=s.train_lr, seed=seed, progress=False)
+    target = _start(teacher, scheme)[0]  # each of the two steps gets KD's budget
     if scheme.kind == "structured":
         mid_widths = [max(t, min(w, round(w * math.sqrt(t / w)))) for w, t in zip(teacher.widths, target.widths)]
         child = _l1_to_widths(teacher, mid_widths)
-        kd.distill(child, teacher, x, y, **kw)
+        _distill(child, teacher, x, y, seed, s)
         parent = copy.deepcopy(child).eval()
         child = _l1_to_widths(parent, target.widths)
     else:
         child = _magnitude_student(teacher, scheme, 1 - math.sqrt(1 - scheme.sparsity))
-        kd.distill(child, teacher, x, y, **kw)
+        _distill(child, teacher, x, y, seed, s)
         parent = copy.deepcopy(child).eval()
         masks = {n: m for n, m in prune.magnitude_masks(child, scheme.sparsity).items() if n in prune.get_masks(child)}
         prune.apply_masks_(child, masks)  # intersected with the first step's masks: nothing pruned grows back
-    kd.distill(child, parent, x, y, **kw)
+    _distill(child, parent, x, y, seed, s)
     return child, None
 
 
@@ -177,9 +199,10 @@ def _fitnet(teacher, scheme, x, y, seed, s):
     """Two-stage FitNet (Romero et al. 2015): hint on the middle block, then KD (notebook 04)."""
     student = _start(teacher, scheme)[0]
     block = s.fitnet_block if s.fitnet_block is not None else len(teacher.blocks) // 2
-    fitnets.fitnet_two_stage(student, teacher, x, y, guided_block=block, hint_block=block, stage1_epochs=s.epochs,
-                             stage2_epochs=s.epochs, lr=s.train_lr, batch_size=min(len(x), 64), seed=seed,
-                             progress=False)
+    kw = _fit_kw(s, len(x), seed)
+    fitnets.fitnet_two_stage(student, teacher, x, y, guided_block=block, hint_block=block, stage1_epochs=kw["epochs"],
+                             stage2_epochs=kw["epochs"], lr=s.train_lr, batch_size=kw["batch_size"], seed=seed,
+                             cache=s.cache_teacher, progress=False)
     return student, None
 
 

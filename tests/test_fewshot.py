@@ -1,6 +1,7 @@
 """Few-shot compression on one footing: every method ends at the scheme's student, masks hold, cells are
 deterministic and thread-safe (the same numbers with 1 or 2 workers)."""
 import copy
+from dataclasses import replace
 
 import pytest
 import torch
@@ -103,3 +104,18 @@ def test_no_method_hooks_the_shared_teacher(monkeypatch):
             fewshot.compress(m, teacher, scheme, x, y, settings=SETTINGS)
             monkeypatch.setattr(torch.nn.Module, "register_forward_hook", real)
             assert not hooked, f"{m} put forward hooks on the teacher's {hooked}"
+
+
+def test_step_budget_and_cached_teacher():
+    from fsc_teach.fewshot import _epochs
+
+    budget = fewshot.Settings(train_steps=40, train_batch=32)
+    assert _epochs(budget, 10) == 40 and _epochs(budget, 100) == 10  # 1 step per epoch, then 4
+    assert _epochs(fewshot.Settings(epochs=7), 100) == 7
+    teacher, (x, y) = _teacher(), _data()
+    scheme = fewshot.Scheme("structured", 0.5)
+    for method in ("KD", "Iter-KD", "FitNet"):
+        live = fewshot.compress(method, teacher, scheme, x, y, settings=SETTINGS)
+        cached = fewshot.compress(method, teacher, scheme, x, y, settings=replace(SETTINGS, cache_teacher=True))
+        with torch.no_grad():
+            torch.testing.assert_close(cached(x), live(x), rtol=1e-4, atol=1e-4, msg=method)
