@@ -1,0 +1,307 @@
+# %% [markdown]
+# # 07 · The few-shot compression benchmark: every method, the same students, the same samples
+#
+# Notebooks 01–06 each taught one way to repair a compressed network with a handful of images. Papers compare
+# such methods on their own terms — different students, different samples, different budgets — and a reader
+# cannot tell which differences are real. This notebook puts **every method of the course on one footing**: one
+# teacher, the same pruned students — one structured and one unstructured, at the two sparsities of the
+# cross-distillation paper's headline tables (50 % of the channels, 90 % of the weights; the `paper` scale adds
+# a second sparsity of each kind) — the same K images per class (K = 1, 5, 10, five draws each), the same budget
+# for every method of a kind, and for each run its accuracy *and* its cost. Then it checks the papers' headline
+# orderings against the table, one by one.
+#
+# **Learning objectives.** After this notebook you can
+# 1. design a fair comparison of compression methods: fixed students, shared samples, seeds, and a cost measure
+#    that does not depend on what else the machine is doing;
+# 2. read a tidy results table — mean ± std over draws, accuracy against K and against compute — and say which
+#    differences are larger than the seed noise;
+# 3. test a paper's claim against your own measurements and explain, from the data, where it does not hold;
+# 4. run (and resume) the same grid outside Jupyter with `python -m fsc_teach.benchmark`.
+
+# %% tags=["parameters"]
+import os
+
+SCALE = os.environ.get("FSC_SCALE", "standard")  # "quick" | "standard" | "paper"
+OUT = os.path.join("..", "build", "benchmark")  # the command's folder: a run there is reused (and resumed) here
+FRESH = False  # True: ignore finished cells from an earlier run of this scale
+
+# %%
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Markdown, display
+
+from fsc_teach import benchmark, check, fewshot, grid, models, plots, zoo
+from fsc_teach.scale import get_scale
+
+SCALE = get_scale(SCALE)
+PLAN = benchmark.PLANS[SCALE]
+cache = Path(OUT) / f"cells-{SCALE}.jsonl"
+if FRESH and cache.exists():
+    cache.unlink()
+cells = benchmark.cells(PLAN)
+print(f"scale {SCALE!r}: {PLAN.dataset}, teachers {', '.join(PLAN.teachers)}; {len(PLAN.schemes)} students × "
+      f"K ∈ {list(PLAN.ks)} × {len(PLAN.seeds)} seeds × {len(PLAN.methods)} methods = {len(cells)} cells")
+if PLAN.note:
+    print("budget:", PLAN.note)
+
+# %% [markdown]
+# ## 1. The grid
+#
+# **Students** (`fewshot.Scheme`). *Structured*: a fraction of the input channels of blocks 1 … L−1 removed — the
+# cross-distillation paper's VGG-50 % pattern — so every method ends with exactly the same widths: the baselines
+# start from the L1-norm student (Li et al. 2017), cross distillation picks its own channels while it distils and
+# is then physically shrunk. *Unstructured*: a fraction of the weights of the same convs set to zero (layer-wise
+# magnitude masks for the baselines, which training keeps).
+#
+# **Methods** (`fewshot.METHODS`), each from its notebook:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+plots.show_table([{"method": name, "what it does": " ".join(fn.__doc__.split())} for name, fn in fewshot.METHODS.items()])
+
+# %%
+teachers = {name: zoo.load_teacher(name) for name in PLAN.teachers}
+shape = (1, 28, 28) if PLAN.dataset == "fashion_mnist" else (3, 32, 32)
+rows_students = []
+for name, t in teachers.items():
+    rows_students.append({"teacher": name, "student": "— (the teacher)", "params": f"{models.count_params(t):,}",
+                          "MFLOPs": f"{models.count_flops(t, shape) / 1e6:.2f}"})
+    for scheme in PLAN.schemes:
+        s = fewshot.compress("L1-norm", t, scheme, None, None)
+        sparse = scheme.kind == "unstructured"
+        rows_students.append({"teacher": name, "student": scheme.name,
+                              "params": f"{models.count_params(s, nonzero=sparse):,}",
+                              "MFLOPs": f"{models.count_flops(s, shape, nonzero=sparse) / 1e6:.2f}"})
+plots.show_table(rows_students)
+print("unstructured students: non-zero parameters and the multiply-adds of non-zero weights")
+
+# %% [markdown]
+# **Cost.** Each cell records `cpu_s`, the CPU time of the thread that ran it. The grid runs one cell per core
+# with one intra-op thread each (`fsc_teach.grid`), so this is the method's own compute on one core, whatever
+# runs beside it — and the numbers do not depend on how many cells run at once. The cells are cached in
+# `build/benchmark/cells-<scale>.jsonl`: interrupt the run (or the command), start it again, and it continues
+# where it stopped.
+#
+# ## 2. Run (or resume) the grid
+
+# %%
+start = time.perf_counter()
+done_before = len(grid.load_cache(cache))
+rows = benchmark.run_plan(PLAN, cache=cache, teachers=teachers)
+paths = benchmark.write_outputs(rows, OUT, SCALE)
+print(f"{len(rows)} cells ({done_before} from the cache) in {time.perf_counter() - start:.0f} s; "
+      f"total CPU {sum(r['cpu_s'] for r in rows) / 60:.1f} min")
+print("tidy table:", Path(paths[0]).resolve().relative_to(Path("..").resolve()))
+
+# %% [markdown]
+# ## 3. The results table
+#
+# Test accuracy (%), mean ± std over the seeds, per student, method and K; the last column is the mean CPU
+# seconds per run (one core). L1-norm uses no data, so its row is the same for every K.
+
+# %%
+summ = benchmark.summary(rows)
+by = {(r["teacher"], r["student"], r["method"], r["k"]): r for r in summ}
+students = list(dict.fromkeys((r["teacher"], r["student"]) for r in summ))
+methods = [m for m in PLAN.methods if any((t, s, m, k) in by for t, s in students for k in PLAN.ks)]
+for t, s in students:
+    display(Markdown(f"**{t}, {s}**"))
+    accs = lambda m, k: [v["acc"] for v in rows if (v["teacher"], v["student"], v["method"], v["k"]) == (t, s, m, k)]
+    plots.show_table([{"method": m, **{f"K = {k}": plots.mean_std(accs(m, k)) for k in PLAN.ks},
+                       "CPU s / run": f"{np.mean([by[t, s, m, k]['cpu_s'] for k in PLAN.ks]):.2f}"}
+                      for m in methods if (t, s, m, PLAN.ks[0]) in by])
+
+# %% [markdown]
+# ## 4. Accuracy against K, one panel per student
+
+# %%
+fig, axes = plt.subplots(1, len(students), figsize=(4.2 * len(students), 3.8), squeeze=False)
+for ax, (t, s) in zip(axes[0], students):
+    for m in methods:
+        if (t, s, m, PLAN.ks[0]) not in by:
+            continue
+        mean = [by[t, s, m, k]["acc_mean"] for k in PLAN.ks]
+        std = [by[t, s, m, k]["acc_std"] for k in PLAN.ks]
+        ax.errorbar(PLAN.ks, mean, yerr=std, marker="o", capsize=2, label=m, ls="--" if m in benchmark.LAYERWISE else "-")
+    ax.set(xscale="log", xticks=list(PLAN.ks), xticklabels=list(PLAN.ks), xlabel="shots per class K",
+           title=f"{s}", ylim=(0, 100))
+    ax.grid(alpha=0.3)
+axes[0][0].set_ylabel("test accuracy (%)")
+axes[0][-1].legend(fontsize=7, loc="lower right")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 5. Accuracy against compute
+#
+# Every run as one point: CPU seconds on one core (log scale) against test accuracy, coloured by method, one
+# marker per K. Up and to the left is better.
+
+# %%
+colors = dict(zip(methods, plt.cm.tab10.colors))
+markers = dict(zip(PLAN.ks, "osD^v"))
+fig, axes = plt.subplots(1, len(students), figsize=(4.2 * len(students), 3.8), squeeze=False, sharey=True)
+for ax, (t, s) in zip(axes[0], students):
+    for r in rows:
+        if (r["teacher"], r["student"]) == (t, s) and r["method"] != "L1-norm":
+            ax.scatter(max(r["cpu_s"], 1e-2), 100 * r["acc"], color=colors[r["method"]], marker=markers[r["k"]],
+                       s=18, alpha=0.7)
+    ax.set(xscale="log", xlabel="CPU seconds per run", title=s)
+    ax.grid(alpha=0.3)
+axes[0][0].set_ylabel("test accuracy (%)")
+handles = [plt.Line2D([], [], color=c, marker="o", ls="", label=m) for m, c in colors.items() if m != "L1-norm"]
+handles += [plt.Line2D([], [], color="k", marker=mk, ls="", label=f"K = {k}") for k, mk in markers.items()]
+axes[0][-1].legend(handles=handles, fontsize=7, loc="lower right")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 6. How our numbers compare with the papers
+#
+# The papers' headline orderings, each checked on the measured means above (✓ holds, ✗ does not), and whether
+# the deciding difference is larger than the seeds' spread (the two standard deviations added):
+#
+# * seed 001 (FSKD, Table 2): with 100 samples, FSKD > FitNet > few-sample fine-tuning;
+# * seed 002 (cross distillation, Table 1): at K = 1, cross distillation (Ours or Ours-S) beats no cross;
+# * seed 002: layer-wise distillation beats the baselines at K = 1, and by less as K grows.
+
+# %%
+found = benchmark.claims(rows)
+noise = {True: "yes", False: "no: inside the seeds' spread", None: "—"}
+plots.show_table([{"": "✓" if c["holds"] else "✗", "claim": c["claim"], "student": c["where"],
+                   "measured (%)": c["measured"], "beyond noise": noise[c["clear"]]} for c in found])
+
+# %%
+held = sum(c["holds"] for c in found)
+ks = list(PLAN.ks)
+
+
+def lead(t, s, k):
+    """Best layer-wise method minus the best baseline (accuracy points) for one student at K."""
+    ours = max(by[t, s, m, k]["acc_mean"] for m in benchmark.LAYERWISE if (t, s, m, k) in by)
+    base = max(by[t, s, m, k]["acc_mean"] for m in benchmark.BASELINES if (t, s, m, k) in by)
+    return ours - base
+
+
+def best(t, s, k):
+    return max((m for m in methods if (t, s, m, k) in by), key=lambda m: by[t, s, m, k]["acc_mean"])
+
+
+spread = np.median([r["acc_std"] for r in summ if r["runs"] > 1] or [0.0])
+family = {"labels": ["BP", "KD", "Iter-KD", "FitNet"], "FSKD": ["FSKD"], "layer-wise": list(benchmark.LAYERWISE)}
+grow = {name: np.mean([by[t, s, m, ks[-1]]["acc_mean"] - by[t, s, m, ks[0]]["acc_mean"] for t, s in students
+                       for m in ms if (t, s, m, ks[0]) in by] or [np.nan]) for name, ms in family.items()}
+gap = lambda t, s, k: max(by[t, s, m, k]["acc_mean"] for m in ("Ours", "Ours-S")) - by[t, s, "Ours-NC", k]["acc_mean"]
+cross_gap = " → ".join(f"{np.mean([gap(t, s, k) for t, s in students]):+.2f}" for k in ks)
+catch_up = ("with more shots the labels catch up, which is the mechanism behind the papers' \"gains shrink as K "
+            "grows\"." if grow["labels"] > grow["layer-wise"] else "the labels do not catch up on this grid.")
+cross_note = ("Crossing does not pay here on average; notebook 06, §3, measures why: the crossed losses need far "
+              "more optimisation than the no-cross loss." if np.mean([gap(t, s, k) for t, s in students for k in ks]) < 0
+              else "Crossing pays on average, as the paper reports.")
+winners = "; ".join(f"{s}: " + ", ".join(f"K = {k} {best(t, s, k)}" for k in ks) for t, s in students)
+leads = "; ".join(f"{s}: " + " → ".join(f"{lead(t, s, k):+.1f}" for k in ks) for t, s in students)
+display(Markdown(f"""
+**{held} of {len(found)}** checks hold on this run (scale `{SCALE}`, {len(PLAN.seeds)} seeds; the median seed-to-seed
+standard deviation of a cell is {spread:.2f} points, so differences smaller than about twice that are noise).
+
+* The best method per student and K: {winners}.
+* Lead of the best layer-wise method over the best baseline (points, by K = {ks}): {leads}.
+* From K = {ks[0]} to K = {ks[-1]}, the label-based baselines (BP, KD, Iter-KD, FitNet) gain {grow['labels']:+.1f} points
+  on average over the students, FSKD {grow['FSKD']:+.1f}, the layer-wise methods {grow['layer-wise']:+.1f}: {catch_up}
+* Crossing against no cross, averaged over the students: {cross_gap} points (best of Ours / Ours-S minus Ours-NC,
+  by K). {cross_note} Our CPU schedule is about {3000 // max(PLAN.settings[PLAN.teachers[0]].steps, 1)}× shorter
+  than the authors'; the `paper` scale runs theirs on CIFAR-10, where deeper nets leave more error to accumulate.
+"""))
+
+# %% [markdown]
+# ## 7. The same run outside Jupyter
+#
+# ```bash
+# .venv/bin/python -m fsc_teach.benchmark --scale standard     # progress bar; Ctrl-C and rerun to resume
+# .venv/bin/python -m fsc_teach.benchmark --scale standard --fresh  # start over
+# ```
+#
+# It writes `build/benchmark/results-<scale>.csv` (one tidy row per cell: teacher, student, method, K, seed,
+# accuracy, parameters, FLOPs, CPU and wall seconds), `summary-<scale>.csv` / `.md` (the tables above) and keeps
+# the cache of finished cells that this notebook reads.
+#
+# **`paper` scale.** CIFAR-10 with VGG-16 and ResNet-56 (trained on first use by `zoo.load_teacher`), four
+# students (structured 50 % and 70 %, unstructured 70 % and 90 %), K = 1, 5, 10, five seeds, and the papers'
+# budgets: 3,000 full-batch Adam steps per layer and 100 epochs for the baselines — 4 × 3 × 5 × 9 − 30 = 510 cells
+# per teacher, run one at a time on the GPU. It has not
+# been timed on a GPU for this course (none was available); an estimate from the work per run: a cross-distillation
+# run is 12 layers × 3,000 Adam steps for VGG-16 and 27 × 3,000 for ResNet-56 on at most 100 images, launch-bound
+# at roughly 1–2 ms a step, so about 1 minute (VGG-16) and 2 minutes (ResNet-56) per run; with the baselines and
+# evaluations, expect about 4 hours for VGG-16 and 8 for ResNet-56 — half a day, plus training the two teachers
+# (60 epochs each). The test suite runs the whole paper-scale grid end to end on synthetic CIFAR-shaped data at one
+# step per layer.
+
+# %% [markdown]
+# ## 8. Exercises
+#
+# **Exercise 1 — mean and spread by hand.** From the tidy `rows`, compute the mean and the sample standard
+# deviation (n − 1) of the test accuracy, in %, of Ours-NC on the first student at the smallest K; return them as
+# a pair `(mean, std)` from `my_mean_std(rows, student, method, k)`.
+
+# %% tags=["solution"]
+def my_mean_std(rows, student, method, k):
+    accs = [100 * r["acc"] for r in rows if r["student"] == student and r["method"] == method and r["k"] == k]
+    return float(np.mean(accs)), float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0
+
+# %%
+t0, s0 = students[0]
+ref = by[t0, s0, "Ours-NC", ks[0]]
+check.close(check.runs(my_mean_std, rows, s0, "Ours-NC", ks[0]), (ref["acc_mean"], ref["acc_std"]), atol=1e-6,
+            what="my_mean_std matches benchmark.summary", hint="select the rows, multiply by 100, np.std(..., ddof=1)")
+
+# %% [markdown]
+# **Exercise 2 — the cheapest good method.** Among the methods whose mean accuracy on the first student at the
+# largest K is within 1 point of the best, which has the smallest mean CPU time? Write `my_cheapest(by, t, s, k)`.
+
+# %% tags=["solution"]
+def my_cheapest(by, t, s, k):
+    cands = [m for (t_, s_, m, k_) in by if (t_, s_, k_) == (t, s, k)]
+    top = max(by[t, s, m, k]["acc_mean"] for m in cands)
+    good = [m for m in cands if by[t, s, m, k]["acc_mean"] >= top - 1.0]
+    return min(good, key=lambda m: by[t, s, m, k]["cpu_s"])
+
+# %%
+cands = [m for m in methods if (t0, s0, m, ks[-1]) in by]
+top = max(by[t0, s0, m, ks[-1]]["acc_mean"] for m in cands)
+expected = min((m for m in cands if by[t0, s0, m, ks[-1]]["acc_mean"] >= top - 1.0),
+               key=lambda m: by[t0, s0, m, ks[-1]]["cpu_s"])
+check.equal(check.runs(my_cheapest, by, t0, s0, ks[-1]), expected, what="the cheapest method within 1 point of the best",
+            hint="filter by accuracy first (best − 1), then take the minimum of cpu_s")
+
+# %% [markdown]
+# **Exercise 3 — is it noise?** A difference between two methods is convincing when it exceeds the seeds' spread.
+# Write `my_separated(a, b)` that returns True when the means of two lists of accuracies differ by more than the
+# sum of their sample standard deviations (a crude but honest rule), and apply it to Ours vs Ours-NC on the first
+# student at the smallest K.
+
+# %% tags=["solution"]
+def my_separated(a, b):
+    spread = (np.std(a, ddof=1) if len(a) > 1 else 0.0) + (np.std(b, ddof=1) if len(b) > 1 else 0.0)
+    return bool(abs(np.mean(a) - np.mean(b)) > spread)
+
+# %%
+accs_of = lambda m: [r["acc"] for r in rows if (r["teacher"], r["student"], r["method"], r["k"]) == (t0, s0, m, ks[0])]
+a, b = accs_of("Ours"), accs_of("Ours-NC")
+sd = lambda v: np.std(v, ddof=1) if len(v) > 1 else 0.0
+check.equal(check.runs(my_separated, a, b), bool(abs(np.mean(a) - np.mean(b)) > sd(a) + sd(b)),
+            what="my_separated applies the rule", hint="|mean(a) − mean(b)| > std(a) + std(b), with ddof=1")
+print(f"Ours vs Ours-NC at K = {ks[0]} on {s0}: means {100 * np.mean(a):.2f} vs {100 * np.mean(b):.2f}")
+
+# %% [markdown]
+# ## References
+#
+# * H. Bai, J. Wu, I. King, M. Lyu. *Few Shot Network Compression via Cross Distillation.* AAAI 2020 (seed 002) —
+#   the protocol: same students, K shots per class, five seeds, Tables 1, 7, 8.
+# * T. Li, J. Li, Z. Liu, C. Zhang. *Few Sample Knowledge Distillation for Efficient Network Compression.* CVPR 2020
+#   (seed 001) — FSKD and its comparison with FitNet and fine-tuning (Table 2).
+# * A. Romero et al. *FitNets: Hints for Thin Deep Nets.* ICLR 2015. G. Hinton, O. Vinyals, J. Dean.
+#   *Distilling the Knowledge in a Neural Network.* 2015. A. Yalburgi. *Iterative Knowledge Distillation* (seed 003).
+# * H. Li, A. Kadav, I. Durdanovic, H. Samet, H. P. Graf. *Pruning Filters for Efficient ConvNets.* ICLR 2017.
