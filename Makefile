@@ -1,6 +1,7 @@
 # fsc-teach: two commands do everything on a fresh machine with Python >= 3.10 and make.
 #   make course   # venv + install + data + execute every notebook (FSC_SCALE, default standard) into build/
 #   make test     # venv + install + data + the test suite (unit tests, notebooks at quick scale, nbval)
+# Also: make benchmark (notebook 07's grid as a command), make editions (student/instructor), make site (HTML).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -9,7 +10,7 @@ export FSC_DATA ?= $(CURDIR)/data
 # Idle OpenMP threads sleep instead of spinning: small tensors on a busy 2-core machine stay fast.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: course test data notebooks install clean lab
+.PHONY: course test data notebooks install clean lab benchmark editions site
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +37,17 @@ test: data
 	nbs="$(wildcard notebooks/*.ipynb)"; [ -n "$$nbs" ] || { echo "no notebooks to check"; exit 0; }; \
 	FSC_SCALE=quick FSC_STATIC=1 $(BIN)/python -m pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider $$nbs; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "no notebooks to check"; rc=0; fi; exit $$rc
+
+# The few-shot benchmark of notebook 07 outside Jupyter (resumable: rerun after an interruption).
+benchmark: data
+	$(BIN)/python -m fsc_teach.benchmark --scale $(SCALE) --out build/benchmark
+
+# Classroom kit: student and instructor editions, and the course as a static site (committed outputs).
+editions: install
+	$(BIN)/python -m fsc_teach.classroom editions --out build/editions
+
+site: install
+	$(BIN)/python -m fsc_teach.classroom site --out build/site
 
 lab: data
 	$(BIN)/jupyter lab notebooks/
