@@ -118,6 +118,7 @@ for t, s in students:
 # ## 4. Accuracy against K, one panel per student
 
 # %%
+colors = dict(zip(methods, plt.cm.tab10.colors))  # one colour per method in every figure below
 fig, axes = plt.subplots(1, len(students), figsize=(4.2 * len(students), 3.8), squeeze=False)
 for ax, (t, s) in zip(axes[0], students):
     for m in methods:
@@ -125,12 +126,15 @@ for ax, (t, s) in zip(axes[0], students):
             continue
         mean = [by[t, s, m, k]["acc_mean"] for k in PLAN.ks]
         std = [by[t, s, m, k]["acc_std"] for k in PLAN.ks]
-        ax.errorbar(PLAN.ks, mean, yerr=std, marker="o", capsize=2, label=m, ls="--" if m in benchmark.LAYERWISE else "-")
+        ax.errorbar(PLAN.ks, mean, yerr=std, marker="o", capsize=2, label=m, color=colors[m],
+                    ls="--" if m in benchmark.LAYERWISE else "-")
     ax.set(xscale="log", xticks=list(PLAN.ks), xticklabels=list(PLAN.ks), xlabel="shots per class K",
            title=f"{s}", ylim=(0, 100))
     ax.grid(alpha=0.3)
 axes[0][0].set_ylabel("test accuracy (%)")
-axes[0][-1].legend(fontsize=7, loc="lower right")
+handles = [plt.Line2D([], [], color=colors[m], marker="o", ls="--" if m in benchmark.LAYERWISE else "-", label=m)
+           for m in methods]
+fig.legend(handles=handles, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
 fig.tight_layout()
 plt.show()
 
@@ -141,20 +145,22 @@ plt.show()
 # marker per K. Up and to the left is better.
 
 # %%
-colors = dict(zip(methods, plt.cm.tab10.colors))
 markers = dict(zip(PLAN.ks, "osD^v"))
-fig, axes = plt.subplots(1, len(students), figsize=(4.2 * len(students), 3.8), squeeze=False, sharey=True)
+fig, axes = plt.subplots(1, len(students), figsize=(4.2 * len(students), 3.8), squeeze=False, sharex=True,
+                         sharey=True)
 for ax, (t, s) in zip(axes[0], students):
     for r in rows:
         if (r["teacher"], r["student"]) == (t, s) and r["method"] != "L1-norm":
             ax.scatter(max(r["cpu_s"], 1e-2), 100 * r["acc"], color=colors[r["method"]], marker=markers[r["k"]],
                        s=18, alpha=0.7)
     ax.set(xscale="log", xlabel="CPU seconds per run", title=s)
+    ax.xaxis.set_major_formatter(plt.FormatStrFormatter("%g"))  # 0.1, 1, 10 rather than 10^-1, 10^0, 10^1
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.grid(alpha=0.3)
 axes[0][0].set_ylabel("test accuracy (%)")
 handles = [plt.Line2D([], [], color=c, marker="o", ls="", label=m) for m, c in colors.items() if m != "L1-norm"]
 handles += [plt.Line2D([], [], color="k", marker=mk, ls="", label=f"K = {k}") for k, mk in markers.items()]
-axes[0][-1].legend(handles=handles, fontsize=7, loc="lower right")
+fig.legend(handles=handles, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
 fig.tight_layout()
 plt.show()
 
