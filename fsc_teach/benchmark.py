@@ -205,18 +205,13 @@ def claims(rows: Sequence[dict]) -> list[dict]:
     return out
 
 
-def _fmt(row: dict) -> str:
-    """``"91.23 ± 0.45"`` from a summary row (no ± for a single run)."""
-    return f"{row['acc_mean']:.2f}" + (f" ± {row['acc_std']:.2f}" if row["runs"] > 1 else "")
-
-
 _COLUMNS = ("teacher", "student", "kind", "sparsity", "method", "k", "seed", "acc", "params", "flops", "cpu_s",
             "wall_s", "config")
 
 
 def write_outputs(rows: Sequence[dict], out: str | Path, scale: str) -> list[Path]:
     """``results-<scale>.csv`` (tidy), ``summary-<scale>.csv`` and ``summary-<scale>.md``; returns the paths."""
-    from .plots import markdown_table
+    from .plots import markdown_table, mean_std
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -234,7 +229,9 @@ def write_outputs(rows: Sequence[dict], out: str | Path, scale: str) -> list[Pat
     for (teacher, student), group in _groups(summ, ("teacher", "student")).items():
         ks = sorted({g["k"] for g in group})
         cell = {(g["method"], g["k"]): g for g in group}
-        table = [{"method": meth, **{f"K = {k}": _fmt(cell[meth, k]) for k in ks if (meth, k) in cell},
+        accs = _groups([r for r in rows if (r["teacher"], r["student"]) == (teacher, student)], ("method", "k"))
+        table = [{"method": meth, **{f"K = {k}": mean_std([r["acc"] for r in accs[meth, k]])
+                                     for k in ks if (meth, k) in cell},
                   "CPU s / run": f"{np.mean([cell[meth, k]['cpu_s'] for k in ks if (meth, k) in cell]):.2f}"}
                  for meth in dict.fromkeys(g["method"] for g in group)]
         md += [f"## {teacher}, {student}", "", markdown_table(table), ""]

@@ -2,7 +2,8 @@
 
     python scripts/course.py run [--scale standard] [--out build] [--only 00] [--in-place]
 
-Executed copies go to ``<out>/notebooks/`` and HTML to ``<out>/html/``; the committed notebooks are left untouched
+Executed copies go to ``<out>/notebooks/`` and HTML (``classroom.build_site``: index and navigation) to
+``<out>/html/``; the committed notebooks are left untouched
 unless ``--in-place`` is given (the maintainers' ``make notebooks``, which commits a real run's outputs).
 Run times are written to ``<out>/timings-<scale>.json``.
 """
@@ -31,17 +32,6 @@ def execute(path: Path, out: Path, scale: str, timeout: int | None = None) -> fl
     papermill.execute_notebook(str(path), str(out), cwd=str(path.parent), kernel_name="python3",
                                progress_bar=False, execution_timeout=timeout)
     return time.perf_counter() - start
-
-
-def to_html(notebook: Path, out_dir: Path) -> Path:
-    import nbconvert
-    import nbformat
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    body, _ = nbconvert.HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
-    target = out_dir / f"{notebook.stem}.html"
-    target.write_text(body, encoding="utf-8")
-    return target
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,12 +66,14 @@ def main(argv: list[str] | None = None) -> int:
             continue
         timings[path.name] = round(seconds, 1)
         print(f"[{scale}] {path.name} done in {seconds:.0f} s", flush=True)
-        if not args.no_html:
-            to_html(target, out / "html")
         if args.in_place:
             shutil.copyfile(target, path)
     out.mkdir(parents=True, exist_ok=True)
     timings_path.write_text(json.dumps(timings, indent=2) + "\n")
+    if not args.no_html and len(failed) < len(paths):
+        from fsc_teach.classroom import build_site  # the site's renderer: index page and navigation included
+
+        build_site(out / "html", src=out / "notebooks")
     if failed:
         print(f"failed: {', '.join(failed)}")
         return 1
