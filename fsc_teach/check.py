@@ -1,6 +1,10 @@
 """Self-checks for the notebooks' exercises: a friendly ✓ or a hint, never a bare traceback.
 
-Each check prints one line and returns ``True``/``False`` so a notebook (or a test) can also assert on it.
+A passing check prints ``✓ …`` and returns ``True`` (so ``if check.equal(...):`` can print a follow-up). A failing
+check raises :class:`CheckFailed`, whose message is the hint: Jupyter shows it as those lines alone, in red,
+without a traceback (IPython's ``_render_traceback_`` protocol), and the error marks the cell as failed. That error
+is what nbgrader's autograder needs: each self-check cell is an autograded test cell, worth its points when it runs
+without an error and zero otherwise.
 """
 from __future__ import annotations
 
@@ -8,7 +12,14 @@ from typing import Callable
 
 import torch
 
-__all__ = ["close", "equal", "that", "runs"]
+__all__ = ["CheckFailed", "close", "equal", "that", "runs"]
+
+
+class CheckFailed(AssertionError):
+    """A self-check that did not pass. Jupyter renders it as its message (what failed and the hint) only."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython: the lines shown instead of a traceback
+        return [f"\x1b[31m{line}\x1b[0m" for line in str(self).splitlines()]
 
 
 def _as_tensor(value):
@@ -18,11 +29,11 @@ def _as_tensor(value):
 
 
 def _report(ok: bool, what: str, detail: str, hint: str) -> bool:
+    """Print ``✓ what`` and return True, or raise :class:`CheckFailed` with the detail and the hint."""
     if ok:
         print(f"✓ {what}")
-    else:
-        print(f"✗ {what}: {detail}" + (f"\n  hint: {hint}" if hint else ""))
-    return ok
+        return True
+    raise CheckFailed(f"✗ {what}: {detail}" + (f"\n  hint: {hint}" if hint else ""))
 
 
 def _unanswered(value) -> bool:
@@ -66,12 +77,12 @@ def that(condition: bool, what: str, hint: str = "") -> bool:
 
 
 def runs(fn: Callable, *args, what: str | None = None, hint: str = "", **kwargs):
-    """Call a student's function; on an exception print its type and message with a hint, and return None."""
+    """Call a student's function and return its result; if it raises, fail the check with one line and a hint."""
+    name = what or f"{getattr(fn, '__name__', 'your function')} runs"
     try:
         return fn(*args, **kwargs)
     except NotImplementedError:
-        _report(False, what or f"{getattr(fn, '__name__', 'your function')} runs", "not implemented yet", hint)
+        detail = "not implemented yet"
     except Exception as err:  # a student's bug: explain it in one line instead of a traceback
-        _report(False, what or f"{getattr(fn, '__name__', 'your function')} runs",
-                f"raised {type(err).__name__}: {err}", hint)
-    return None
+        detail = f"raised {type(err).__name__}: {err}"
+    _report(False, name, detail, hint)

@@ -249,10 +249,13 @@ display(Markdown(f"""
 # **Exercise 1 — FLOPs by hand.** The course teacher's first block is a 3×3 conv from 1 to 32 channels on a
 # 28×28 image (padding keeps the size). How many multiply-accumulates does it cost per image?
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex1-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+my_first_block_flops = ...  # your answer: replace the ...
+### BEGIN SOLUTION
 my_first_block_flops = 28 * 28 * 32 * 1 * 3 * 3
+### END SOLUTION
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "ex1-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 first_only = models.VGG([32], pools=[], in_channels=1, input_size=28)
 conv_flops = models.count_flops(first_only) - 28 * 28 * 32 * 10  # minus the linear head on 32·28·28 features
 check.close(my_first_block_flops, conv_flops, what="FLOPs of the first conv",
@@ -263,21 +266,28 @@ check.close(my_first_block_flops, conv_flops, what="FLOPs of the first conv",
 # block have? (BatchNorm learns a scale and a shift per channel; its running statistics are buffers, not
 # parameters.)
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex2-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+my_block_params = ...  # your answer: replace the ...
+### BEGIN SOLUTION
 my_block_params = 128 * 64 * 3 * 3 + 2 * 128
+### END SOLUTION
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "ex2-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 check.close(my_block_params, models.count_params(models.ConvBlock(64, 128)), what="parameters of the block",
             hint="weights: C_out·C_in·k·k; BatchNorm: 2·C_out (γ and β)")
+
 
 # %% [markdown]
 # **Exercise 3 — accuracy from logits.** Write `my_accuracy(logits, y)` returning the top-1 accuracy in [0, 1].
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex3-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def my_accuracy(logits, y):
+    ### BEGIN SOLUTION
     return (logits.argmax(dim=1) == y).float().mean().item()
+    ### END SOLUTION
 
-# %%
+
+# %% nbgrader={"grade": true, "grade_id": "ex3-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 check.close(check.runs(my_accuracy, test_logits["vgg_fmnist"], y_test), measured["vgg_fmnist"],
             what="my_accuracy agrees with the accuracy measured above",
             hint="argmax over the class dimension, then compare with y")
@@ -286,12 +296,15 @@ check.close(check.runs(my_accuracy, test_logits["vgg_fmnist"], y_test), measured
 # **Exercise 4 — the hardest pair.** From the confusion matrix `cm`, find the pair of *different* classes
 # (true, predicted) that the teacher confuses most often. Give it as a tuple of class indices.
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex4-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+my_pair = ...  # your answer: replace the ...
+### BEGIN SOLUTION
 off_diagonal = cm.clone()
 off_diagonal.fill_diagonal_(0)
 my_pair = divmod(int(off_diagonal.argmax()), 10)
+### END SOLUTION
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "ex4-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 reference = cm - torch.diag(torch.diag(cm))
 if check.equal(my_pair, divmod(int(reference.argmax()), 10), what="most confused pair",
                hint="zero the diagonal (correct answers) first, then take the argmax of the 10×10 matrix"):

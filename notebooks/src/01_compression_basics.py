@@ -151,6 +151,7 @@ plots.show_table([{"bits": b, "per tensor": f"{100 * a:.2f} %", "per channel": f
                    "weights (KiB)": f"{kib:.0f}"} for b, a, c, kib in zip(BITS, q_acc["per tensor"],
                                                                             q_acc["per channel"], size_kib)])
 
+
 # %% [markdown]
 # ## 4. Explore: one sparsity, its weights and its accuracy
 #
@@ -175,6 +176,7 @@ def show_sparsity(sparsity: float = 0.7, block: int = 3):
 
 
 plots.explore(show_sparsity, sparsity=plots.Slider(0.0, 0.98, 0.02, 0.7), block=list(range(len(teacher.blocks))))
+
 
 # %% [markdown]
 # ## 5. Can fine-tuning repair the damage — with how much data?
@@ -248,38 +250,46 @@ methods of notebooks 04–06 try to close that gap by using the *teacher* instea
 same hundred images, and measure how much of it they close.
 """))
 
+
 # %% [markdown]
 # ## 7. Exercises
 #
 # **Exercise 1 — a magnitude mask by hand.** Write `my_mask(w, sparsity)` returning a boolean tensor that keeps the
 # `round((1 - sparsity)·n)` largest-magnitude entries of `w`. Compare it with the package on a real layer.
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex1-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def my_mask(w, sparsity):
+    ### BEGIN SOLUTION
     n_keep = w.numel() - int(sparsity * w.numel() + 0.5)
     threshold_idx = torch.topk(w.abs().flatten(), n_keep).indices
     mask = torch.zeros(w.numel(), dtype=torch.bool)
     mask[threshold_idx] = True
     return mask.view_as(w)
+    ### END SOLUTION
 
-# %%
+
+# %% nbgrader={"grade": true, "grade_id": "ex1-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 w = teacher.blocks[2].conv.weight.detach()
 reference = prune.magnitude_masks(teacher, 0.6, scope="layer")["blocks.2.conv.weight"]
 mine = check.runs(my_mask, w, 0.6)
 check.close(mine.float() if mine is not None else None, reference.float(), what="my_mask matches the package",
             hint="keep the n_keep entries with the largest |w|: torch.topk on w.abs().flatten()")
 
+
 # %% [markdown]
 # **Exercise 2 — quantize by hand.** Write `my_quantize(w, bits)`: symmetric, one scale for the tensor,
 # $\Delta = \max|w| / (2^{k-1}-1)$, round to the nearest level.
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex2-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def my_quantize(w, bits):
+    ### BEGIN SOLUTION
     q_max = 2 ** (bits - 1) - 1
     step = w.abs().max() / q_max
     return torch.clamp(torch.round(w / step), -q_max, q_max) * step
+    ### END SOLUTION
 
-# %%
+
+# %% nbgrader={"grade": true, "grade_id": "ex2-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 check.close(check.runs(my_quantize, w, 3), quantize.quantize_tensor(w, 3), what="my_quantize matches the package",
             hint="step = max|w| / (2**(bits-1) - 1); round(w / step), clamp to ±(2**(bits-1) - 1), multiply back")
 
@@ -289,12 +299,15 @@ check.close(check.runs(my_quantize, w, 3), quantize.quantize_tensor(w, 3), what=
 # (no conv bias: BatchNorm follows), BatchNorm's two parameters per channel, and the linear head on the
 # 64·3·3 flattened features. Check your formula against `models.count_params`.
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex3-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+my_params = ...  # your answer: replace the ...
+### BEGIN SOLUTION
 widths = [16, 16, 32, 32, 64, 64]
 cins = [1] + widths[:-1]
 my_params = sum(c_out * c_in * 9 + 2 * c_out for c_in, c_out in zip(cins, widths)) + 64 * 3 * 3 * 10 + 10
+### END SOLUTION
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "ex3-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 check.equal(my_params, models.count_params(prune.l1_prune(teacher, 0.5)[0]), what="parameter count of the half-width network",
             hint="conv: C_out·C_in·3·3; BatchNorm: 2·C_out; head: 576·10 weights + 10 biases")
 

@@ -389,21 +389,24 @@ schedules (their students train for up to 10 000 epochs); at our short budget
 {'it already matches or beats standard KD' if fm_diff >= 0 else 'it has not caught up yet — mixup makes the task harder and needs patience'}.
 """))
 
+
 # %% [markdown]
 # ## 8. Exercises
 #
 # **Exercise 1 — write the loss.** Implement Hinton's loss from the equation in §2 using only `torch` and
 # `torch.nn.functional` (no `fsc_teach.losses`): `my_kd_loss(student_logits, teacher_logits, T, alpha, targets)`.
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex1-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def my_kd_loss(student_logits, teacher_logits, T, alpha, targets):
+    ### BEGIN SOLUTION
     p_t = F.softmax(teacher_logits / T, dim=1)
     log_p_s = F.log_softmax(student_logits / T, dim=1)
     kl = (p_t * (p_t.log() - log_p_s)).sum(1).mean()
     return alpha * T * T * kl + (1 - alpha) * F.cross_entropy(student_logits, targets)
+    ### END SOLUTION
 
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "ex1-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 labels = torch.randint(0, 10, (64,), generator=gen)
 for T, alpha in [(1.0, 0.5), (4.0, 0.9), (10.0, 1.0)]:
     check.close(check.runs(my_kd_loss, s_logits, t_logits, T, alpha, labels),
@@ -416,10 +419,13 @@ for T, alpha in [(1.0, 0.5), (4.0, 0.9), (10.0, 1.0)]:
 # is its entropy (in nats) for 10 classes? Set `my_limit_entropy` to that number, then check it on the
 # teacher's output for a test image at $T = 10^4$.
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex2-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+my_limit_entropy = ...  # your answer: replace the ...
+### BEGIN SOLUTION
 my_limit_entropy = float(np.log(10))  # the uniform distribution over 10 classes
+### END SOLUTION
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "ex2-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 p_hot = F.softmax(probe_logits[0] / 1e4, dim=0)
 check.close(my_limit_entropy, -(p_hot * p_hot.log()).sum().item(), atol=1e-3,
             what="the entropy of softmax(z/T) at very high T", hint="all classes become equally likely")
@@ -429,11 +435,14 @@ check.close(my_limit_entropy, -(p_hot * p_hot.log()).sum().item(), atol=1e-3,
 # (`losses.soft_cross_entropy`) exceeds the KD loss for `s_logits`, `t_logits` at $T = 2$ — *without* calling
 # either loss function. (Hint: it depends only on the teacher.)
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex3-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+my_gap = ...  # your answer: replace the ...
+### BEGIN SOLUTION
 p2 = F.softmax(t_logits / 2.0, dim=1)
 my_gap = (-(p2 * p2.log()).sum(1).mean() * 4.0).item()
+### END SOLUTION
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "ex3-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 check.close(my_gap, (losses.soft_cross_entropy(s_logits, t_logits, T=2.0) - losses.kd_loss(s_logits, t_logits, T=2.0)).item(),
             atol=1e-4, what="CE − KL is T² times the teacher's mean entropy", hint="H(p) = −Σ p log p, times T²")
 
@@ -441,10 +450,13 @@ check.close(my_gap, (losses.soft_cross_entropy(s_logits, t_logits, T=2.0) - loss
 # **Exercise 4 — the aliasing bug.** A popular library once passed the *same* module as teacher and student.
 # What does `kd.distill` do if you try? Make `my_error` the exception class it raises.
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex4-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+my_error = ...  # your answer: replace the ...
+### BEGIN SOLUTION
 my_error = ValueError
+### END SOLUTION
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "ex4-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 same = new_student(0)
 try:
     kd.distill(same, same, x_eval[:8], y_eval[:8], epochs=1, progress=False)

@@ -188,6 +188,7 @@ ax.legend(fontsize=8, loc="lower left")
 fig.tight_layout()
 plt.show()
 
+
 # %% [markdown]
 # Read the figure from left (the teacher) to right (ever smaller children). The stars mark the last generation a
 # run with the default tolerance keeps; it stops on the validation accuracy, the figure shows test accuracy.
@@ -269,6 +270,7 @@ for strategy, res in compare.items():
                          " / ".join(f"{sum(res[k]) / len(res[k]):.0f}" for k in ("chain s", "direct s", "scratch s"))})
 plots.show_table(cmp_rows)
 print(f"test accuracy (%) on {N_TEST:,} images, mean ± std over seeds {SEEDS}; teacher {100 * root.test_acc:.2f} %")
+
 
 # %% [markdown]
 # The chain trains its larger intermediate networks too, so at equal epochs it costs more wall time than the
@@ -385,38 +387,46 @@ chain pays for training its intermediate networks (its wall time in section 4). 
 the numbers are not meaningful.
 """))
 
+
 # %% [markdown]
 # ## 7. Exercises
 #
 # **Exercise 1 — the ensemble target.** Write `my_mean_probs(logits_list, T)` returning the `(B, classes)` average
 # of the parents' temperature-`T` probabilities, and check that it is what `ensemble_logits` encodes.
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex1-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def my_mean_probs(logits_list, T):
+    ### BEGIN SOLUTION
     return torch.stack([F.softmax(z / T, dim=1) for z in logits_list]).mean(0)
+    ### END SOLUTION
 
-# %%
+
+# %% nbgrader={"grade": true, "grade_id": "ex1-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 # NBVAL_CHECK_OUTPUT
 zs = [torch.randn(4, 10, generator=torch.Generator().manual_seed(k)) * 3 for k in range(3)]
 check.close(check.runs(my_mean_probs, zs, 4.0), F.softmax(iterative.ensemble_logits(zs, 4.0) / 4.0, dim=1),
             what="my_mean_probs is the ensemble's soft target", atol=1e-6,
             hint="softmax each parent's z / T over dim 1, stack them, average over the parents (dim 0)")
 
+
 # %% [markdown]
 # **Exercise 2 — the stopping rule.** Given the teacher's validation accuracy and the validation accuracies of a
 # chain's generations 1, 2, ..., write `my_stop(teacher_acc, child_accs, tolerance)` returning the depth of the
 # last generation the chain keeps (0 if even the first child drops more than the tolerance).
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex2-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def my_stop(teacher_acc, child_accs, tolerance):
+    ### BEGIN SOLUTION
     depth = 0
     for acc in child_accs:
         if teacher_acc - acc > tolerance:
             break
         depth += 1
     return depth
+    ### END SOLUTION
 
-# %%
+
+# %% nbgrader={"grade": true, "grade_id": "ex2-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 # NBVAL_CHECK_OUTPUT
 chain = chains["narrower blocks"]
 tolerances = [-1.0, 0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 1.0]
@@ -432,11 +442,14 @@ check.equal(mine, [iterative.stopping_point(chain, t) for t in tolerances],
 # linear head on the $128 \cdot 3 \cdot 3$ flattened features — and the memory it saves against the 6-block
 # teacher.
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex3-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+my_params = ...  # your answer: replace the ...
+### BEGIN SOLUTION
 my_widths, my_cins = [32, 64, 128], [1, 32, 64]
 my_params = sum(co * ci * 9 + 2 * co for ci, co in zip(my_cins, my_widths)) + 128 * 3 * 3 * 10 + 10
+### END SOLUTION
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "ex3-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 # NBVAL_CHECK_OUTPUT
 fmnist_teacher = models.vgg_fmnist()
 if check.equal(my_params, models.count_params(iterative.shrink_blocks(fmnist_teacher, 3)()),

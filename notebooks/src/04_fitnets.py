@@ -66,6 +66,7 @@ def new_student(seed: int) -> models.VGG:
     torch.manual_seed(seed)
     return models.VGG(STUDENT_WIDTHS, pools=STUDENT_POOLS)
 
+
 # %% [markdown]
 # ## 1. A thin, deep student
 #
@@ -171,6 +172,7 @@ for name, (g, h) in {**PLACEMENTS, "valid-conv example": (5, 5)}.items():
                      "regressor kernel": "×".join(map(str, reg.conv.kernel_size)),
                      "regressor params": models.count_params(reg)})
 print(plots.markdown_table(reg_rows))
+
 
 # %% [markdown]
 # ## 3. Stage 2, the two-stage method and the library variant
@@ -397,6 +399,7 @@ placement in the sweep at N = {SWEEP_N} was **{best_place}** ({mean(sweep[best_p
 Differences smaller than the ± spread over draws are not evidence either way. {few_phrase}
 """))
 
+
 # %% [markdown]
 # ## 8. Exercises
 #
@@ -404,11 +407,14 @@ Differences smaller than the ± spread over draws are not evidence either way. {
 # $\tfrac12\lVert u_h - r(v_g)\rVert^2$ per sample, averaged over the batch, and check it against the package's
 # `reduction="paper"` on a real hint of the teacher and a real regressor output.
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex1-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def my_hint_loss(regressed, hint):
+    ### BEGIN SOLUTION
     return 0.5 * ((regressed - hint) ** 2).sum(dim=(1, 2, 3)).mean()
+    ### END SOLUTION
 
-# %%
+
+# %% nbgrader={"grade": true, "grade_id": "ex1-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 xb = x_eval[:16]
 with torch.no_grad():
     hint_t = models.block_io(teacher, xb)[HINT][1]
@@ -419,35 +425,44 @@ check.close(check.runs(my_hint_loss, regressed, hint_t), fitnets.hint_loss(regre
             what="my_hint_loss equals Eq. 3", rtol=1e-5,
             hint="square the difference, sum over C, H, W for each sample, halve, then average over the batch")
 
+
 # %% [markdown]
 # **Exercise 2 — size a regressor.** The paper's regressor is a valid convolution. Write `my_regressor_shape(cs, hs,
 # ct, ht)` returning the weight shape `(C_out, C_in, k, k)` of the regressor that maps a student map of `cs`
 # channels and size `hs × hs` to a teacher hint of `ct` channels and size `ht × ht`, and compare with the
 # package for the student's block 5 (32·7²) and the teacher's block 5 (128·3²).
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex2-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def my_regressor_shape(cs, hs, ct, ht):
+    ### BEGIN SOLUTION
     k = hs - ht + 1
     return (ct, cs, k, k)
+    ### END SOLUTION
 
-# %%
+
+# %% nbgrader={"grade": true, "grade_id": "ex2-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 reference = tuple(fitnets.Regressor(32, 128, 7, 3).conv.weight.shape)
 check.equal(check.runs(my_regressor_shape, 32, 7, 128, 3), reference, what="regressor weight shape",
             hint="a valid conv shrinks the map by k - 1: choose k = hs - ht + 1; outputs = teacher channels")
+
 
 # %% [markdown]
 # **Exercise 3 — the λ schedule of stage 2.** FitNets weight the KD term by λ, decayed linearly from 4 to 1 over
 # training. Write `my_lambdas(steps)` returning the list of per-step weights for `steps` optimiser steps (first 4,
 # last 1), and compare it with the weights `fitnet_two_stage` actually used in the large-data run.
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex3-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def my_lambdas(steps):
+    ### BEGIN SOLUTION
     return [4.0 + (1.0 - 4.0) * i / max(steps - 1, 1) for i in range(steps)]
+    ### END SOLUTION
 
-# %%
+
+# %% nbgrader={"grade": true, "grade_id": "ex3-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 used = large_hist["FitNet two-stage"]["stage2"]["lambda"]
 check.close(check.runs(my_lambdas, len(used)), used, what="my_lambdas matches the schedule used in training",
             hint="λ_i = 4 + (1 − 4)·i/(steps − 1) for i = 0 … steps − 1")
+
 
 # %% [markdown]
 # **Exercise 4 — what is deployed, what was trained.** The regressor exists only for training: it is dropped
@@ -455,13 +470,16 @@ check.close(check.runs(my_lambdas, len(used)), used, what="my_lambdas matches th
 # `(deployed parameters, parameters trained in stage 1)` — stage 1 trains the student's stem and blocks up to the
 # guided one, plus the regressor.
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex4-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def my_counts(student, regressor):
+    ### BEGIN SOLUTION
     stage1 = sum(p.numel() for b in student.blocks[:GUIDED + 1] for p in b.parameters())
     stage1 += sum(p.numel() for p in student.stem.parameters()) + sum(p.numel() for p in regressor.parameters())
     return models.count_params(student), stage1
+    ### END SOLUTION
 
-# %%
+
+# %% nbgrader={"grade": true, "grade_id": "ex4-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 net = new_student(0)
 reg = fitnets.Regressor(STUDENT_WIDTHS[GUIDED], teacher.widths[HINT], 7, 7)
 lower = torch.nn.ModuleList([net.stem, *net.blocks[:GUIDED + 1], reg])  # what stage 1 hands to the optimiser

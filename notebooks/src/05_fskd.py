@@ -118,6 +118,7 @@ print(f"teacher {TEACHER}: widths {teacher.widths}, {models.count_params(teacher
 print(inspect.getsource(fskd.fold_bn))
 print(inspect.getsource(fskd.merge_pointwise))
 
+
 # %% [markdown]
 # **Numerical check on the real teacher.** For every block of the course teacher we fold its BatchNorm, draw a
 # random square $Q$ and bias $q_0$, and compare the merged conv with conv → BN → 1x1 on real feature maps (the
@@ -236,6 +237,7 @@ plots.show_table(scheme_rows)
 print(f"teacher: {models.count_params(teacher):,} params, {models.count_flops(teacher, shape) / 1e6:.1f} M FLOPs, "
       f"{100 * teacher_acc:.2f} %")
 
+
 # %% [markdown]
 # ## 4. Table 2: FSKD vs FitNet vs fine-tuning, accuracy and wall time
 #
@@ -303,6 +305,7 @@ def measure(scheme, method, n, seed):
         results[key] = (train.evaluate(net, x_eval, y_eval), seconds)
     return results[key]
 
+
 # %%
 full_ft = {}
 jobs = [(s, m, n, d) for s in SCHEMES for n in SAMPLES for m in ("FSKD", "FitNet", "fine-tuning") for d in DRAWS]
@@ -312,6 +315,7 @@ for name in tqdm(SCHEMES, desc="full fine-tuning"):
     xs, ys = draw(FULL_FT_SIZE, 0)
     net, seconds = run_finetune(students[name], xs, ys, batch=64, epochs=FULL_FT_EPOCHS, augment=True)
     full_ft[name] = (train.evaluate(net, x_eval, y_eval), seconds)
+
 
 # %%
 def cell(scheme, method, n):
@@ -358,6 +362,7 @@ ax.axhline(100 * ceiling_acc[FIG3_SCHEME], color="tab:green", ls="--", label="ce
 ax.set_xscale("log")
 ax.legend(fontsize=8, loc="lower right")
 plt.show()
+
 
 # %% [markdown]
 # ## 6. Figure 4: what FSKD does to each block
@@ -598,6 +603,7 @@ display(Markdown("\n".join([
     f"{', '.join(f'{v:.1f}' for v in t8_sgd)} % for N = {', '.join(map(str, T8_N))}. At `quick` scale none of these "
     f"numbers mean anything."])))
 
+
 # %% [markdown]
 # ## 11. Exercises
 #
@@ -606,13 +612,16 @@ display(Markdown("\n".join([
 # only sums over the conv's output channels (no `einsum` over everything at once). Check it against the package on
 # the teacher's block 4 with BatchNorm folded.
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex1-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def my_merged_filter(w, b, q, q0, o):
+    ### BEGIN SOLUTION
     kernel = sum(q[o, c] * w[c] for c in range(w.shape[0]))  # a linear combination of the previous kernels
     bias = sum(q[o, c] * b[c] for c in range(w.shape[0])) + q0[o]
     return kernel, bias
+    ### END SOLUTION
 
-# %%
+
+# %% nbgrader={"grade": true, "grade_id": "ex1-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 folded = fskd.fold_bn(cpu_teacher.blocks[4].conv, cpu_teacher.blocks[4].bn)
 c = folded.out_channels
 q_ex = torch.randn(c, c, generator=torch.Generator().manual_seed(5))
@@ -624,6 +633,7 @@ check.close(None if mine is None else mine[0], reference.weight[7].detach(), ato
 check.close(None if mine is None else mine[1], reference.bias[7].detach(), atol=1e-4,
             what="merged bias of output channel 7", hint="b'[o] = Σ_c Q[o, c] · b[c] + q0[o]");
 
+
 # %% [markdown]
 # **Exercise 2 — when is Eq. 1 ill-conditioned?** Each output channel of $Q_j$ has $C_j$ unknowns (+1 for the bias);
 # each image contributes one equation per pixel of the block's output, $H_j W_j$. Write `my_min_images(c, h, w)`:
@@ -633,11 +643,14 @@ check.close(None if mine is None else mine[1], reference.bias[7].detach(), atol=
 # picks an arbitrary, wildly scaled $Q$. Then compare plain least squares (`ridge=0`) with the default ridge using a
 # single image.
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex2-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def my_min_images(c, h, w):
+    ### BEGIN SOLUTION
     return math.ceil((c + 1) / (h * w))
+    ### END SOLUTION
 
-# %%
+
+# %% nbgrader={"grade": true, "grade_id": "ex2-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 check.equal(check.runs(my_min_images, 64, 7, 7), 2, what="Prune-B, last block: 65 unknowns, 49 equations per image",
             hint="ceil((C + 1) / (H·W))")
 check.equal(check.runs(my_min_images, 512, 2, 2), 129, what="VGG-16 on CIFAR, conv5 (512 channels on 2x2)",
@@ -648,17 +661,21 @@ for ridge in (0.0, fskd.RIDGE):
     fskd.fskd(net, teacher, one_image, kept=kept_of["B"], ridge=ridge, progress=False)
     print(f"Prune-B, FSKD from one image, ridge = {ridge:g}: {100 * train.evaluate(net, x_eval, y_eval):.2f} %")
 
+
 # %% [markdown]
 # **Exercise 3 — fold BatchNorm by hand.** Write `my_fold(w, b, gamma, beta, mean, var, eps)` returning the folded
 # weight and bias of conv → BN (eval mode), and check it against `fskd.fold_bn` on the teacher's first block (its
 # conv has no bias: pass zeros).
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex3-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def my_fold(w, b, gamma, beta, mean, var, eps):
+    ### BEGIN SOLUTION
     scale = gamma / torch.sqrt(var + eps)
     return w * scale[:, None, None, None], (b - mean) * scale + beta
+    ### END SOLUTION
 
-# %%
+
+# %% nbgrader={"grade": true, "grade_id": "ex3-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 conv0, bn0 = cpu_teacher.blocks[0].conv, cpu_teacher.blocks[0].bn
 mine = check.runs(my_fold, conv0.weight.detach(), torch.zeros(conv0.out_channels), bn0.weight.detach(),
                   bn0.bias.detach(), bn0.running_mean, bn0.running_var, bn0.eps)

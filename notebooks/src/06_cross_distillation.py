@@ -290,6 +290,7 @@ plots.show_table([{"sparsity": f"{100 * s:.0f} %", **{m: f"{100 * t8[m, s]:.2f}"
                   for s in SPARSITIES])
 print(f"K = {K_ABL}, seed {SEEDS[0]}; test accuracy (%) on {EVAL_SIZE:,} images")
 
+
 # %% [markdown]
 # ## 5. Figure 2: inconsistencies and estimation error per layer
 #
@@ -424,6 +425,7 @@ t19 = dict(zip(names, accs([spec("Ours-NC", K19)] + [spec("Ours-S", K19, cross_l
 plots.show_table([{"crossing at": name, "accuracy (%)": f"{v:.2f}"} for name, v in t19.items()])
 print(f"structured 50 %, K = {K19}, seed 0")
 
+
 # %% [markdown]
 # ## 10. Tables 17–18: cross distillation for quantization
 #
@@ -557,36 +559,44 @@ CIFAR-10, and our schedule is about {3000 // max(STEPS, 1)}× shorter than the a
 notebook runs their setting (3,000 full-batch steps per layer, lr 5e-4, CIFAR-10) on a GPU.
 """))
 
+
 # %% [markdown]
 # ## 13. Exercises
 #
 # **Exercise 1 — the correction loss by hand.** Write `my_correction_loss(s_layer, t_layer, h_t)` (Eq. 2 with the
 # $1/N$ of Eq. 1) and compare it with the package on block 2 of the teacher and the Ours student.
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex1-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def my_correction_loss(s_layer, t_layer, h_t):
+    ### BEGIN SOLUTION
     with torch.no_grad():
         target = t_layer(h_t)
     return ((target - s_layer(h_t)) ** 2).sum() / h_t.shape[0]
+    ### END SOLUTION
 
-# %%
+
+# %% nbgrader={"grade": true, "grade_id": "ex1-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 h_t = models.block_io(teacher, x_err[:50].to(DEVICE))[2][0].detach()
 check.close(check.runs(my_correction_loss, student_mu.blocks[2], teacher.blocks[2], h_t),
             cross.correction_loss(student_mu.blocks[2], teacher.blocks[2], h_t), rtol=1e-4,
             what="my_correction_loss matches Eq. 2",
             hint="feed the teacher's input h_t to both layers; sum the squares and divide by the batch size")
 
+
 # %% [markdown]
 # **Exercise 2 — group shrinkage (Eq. 11).** Write `my_prox_group_l2(w, lam)` that scales each *input channel*
 # `w[:, i]` of a conv weight by `max(1 − lam/‖w[:, i]‖, 0)`.
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex2-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def my_prox_group_l2(w, lam):
+    ### BEGIN SOLUTION
     norms = w.transpose(0, 1).reshape(w.shape[1], -1).norm(dim=1)
     factor = torch.clamp(1 - lam / norms, min=0)
     return w * factor.view(1, -1, 1, 1)
+    ### END SOLUTION
 
-# %%
+
+# %% nbgrader={"grade": true, "grade_id": "ex2-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 w = teacher.blocks[3].conv.weight.detach().cpu()
 lam = float(w.transpose(0, 1).reshape(w.shape[1], -1).norm(dim=1).median())
 check.close(check.runs(my_prox_group_l2, w, lam), cross.prox_group_l2(w, lam, dim=1),
@@ -596,25 +606,33 @@ check.close(check.runs(my_prox_group_l2, w, lam), cross.prox_group_l2(w, lam, di
 # **Exercise 3 — soft cross at its corners.** Which (α, β) turns `soft_cross_loss` into `nc_loss`? Set
 # `my_alpha, my_beta` and check.
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex3-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+my_alpha = ...  # your answer: replace the ...
+my_beta = ...  # your answer: replace the ...
+### BEGIN SOLUTION
 my_alpha, my_beta = 1.0, 1.0
+### END SOLUTION
 
-# %%
+# %% nbgrader={"grade": true, "grade_id": "ex3-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 h_s = models.block_io(student_mu, x_err[:50].to(DEVICE))[2][0].detach()
 check.close(check.runs(cross.soft_cross_loss, student_mu.blocks[2], teacher.blocks[2], h_s, h_t, my_alpha, my_beta),
             cross.nc_loss(student_mu.blocks[2], teacher.blocks[2], h_s, h_t), rtol=1e-5,
             what="soft cross equals no cross", hint="ĥ_T must be h_T and ĥ_S must be h_S")
+
 
 # %% [markdown]
 # **Exercise 4 — the ternary grid.** At B = 2 bits `quantize_clipped` has three levels. Write
 # `my_ternary(w, a)` that maps every weight to the nearest of {−a, 0, a} (clipping beyond ±a), and check it against
 # the package with `a = quantize.clip_range(w)`.
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex4-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def my_ternary(w, a):
+    ### BEGIN SOLUTION
     return torch.clamp(torch.round(w / a), -1, 1) * a
+    ### END SOLUTION
 
-# %%
+
+# %% nbgrader={"grade": true, "grade_id": "ex4-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 a = quantize.clip_range(w)
 check.close(check.runs(my_ternary, w, a), quantize.quantize_clipped(w, 2), what="my_ternary matches Π_Q at 2 bits",
             hint="divide by a, round to the nearest integer, clip to [-1, 1], multiply back")

@@ -222,6 +222,7 @@ standard deviation of a cell is {spread:.2f} points, so differences smaller than
   than the authors'; the `paper` scale runs theirs on CIFAR-10, where deeper nets leave more error to accumulate.
 """))
 
+
 # %% [markdown]
 # ## 7. The same run outside Jupyter
 #
@@ -252,29 +253,36 @@ standard deviation of a cell is {spread:.2f} points, so differences smaller than
 # deviation (n − 1) of the test accuracy, in %, of Ours-NC on the first student at the smallest K; return them as
 # a pair `(mean, std)` from `my_mean_std(rows, student, method, k)`.
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex1-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def my_mean_std(rows, student, method, k):
+    ### BEGIN SOLUTION
     accs = [100 * r["acc"] for r in rows if r["student"] == student and r["method"] == method and r["k"] == k]
     return float(np.mean(accs)), float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0
+    ### END SOLUTION
 
-# %%
+
+# %% nbgrader={"grade": true, "grade_id": "ex1-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 t0, s0 = students[0]
 ref = by[t0, s0, "Ours-NC", ks[0]]
 check.close(check.runs(my_mean_std, rows, s0, "Ours-NC", ks[0]), (ref["acc_mean"], ref["acc_std"]), atol=1e-6,
             what="my_mean_std matches benchmark.summary", hint="select the rows, multiply by 100, np.std(..., ddof=1)")
 
+
 # %% [markdown]
 # **Exercise 2 — the cheapest good method.** Among the methods whose mean accuracy on the first student at the
 # largest K is within 1 point of the best, which has the smallest mean CPU time? Write `my_cheapest(by, t, s, k)`.
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex2-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def my_cheapest(by, t, s, k):
+    ### BEGIN SOLUTION
     cands = [m for (t_, s_, m, k_) in by if (t_, s_, k_) == (t, s, k)]
     top = max(by[t, s, m, k]["acc_mean"] for m in cands)
     good = [m for m in cands if by[t, s, m, k]["acc_mean"] >= top - 1.0]
     return min(good, key=lambda m: by[t, s, m, k]["cpu_s"])
+    ### END SOLUTION
 
-# %%
+
+# %% nbgrader={"grade": true, "grade_id": "ex2-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 cands = [m for m in methods if (t0, s0, m, ks[-1]) in by]
 top = max(by[t0, s0, m, ks[-1]]["acc_mean"] for m in cands)
 expected = min((m for m in cands if by[t0, s0, m, ks[-1]]["acc_mean"] >= top - 1.0),
@@ -282,18 +290,22 @@ expected = min((m for m in cands if by[t0, s0, m, ks[-1]]["acc_mean"] >= top - 1
 check.equal(check.runs(my_cheapest, by, t0, s0, ks[-1]), expected, what="the cheapest method within 1 point of the best",
             hint="filter by accuracy first (best − 1), then take the minimum of cpu_s")
 
+
 # %% [markdown]
 # **Exercise 3 — is it noise?** A difference between two methods is convincing when it exceeds the seeds' spread.
 # Write `my_separated(a, b)` that returns True when the means of two lists of accuracies differ by more than the
 # sum of their sample standard deviations (a crude but honest rule), and apply it to Ours vs Ours-NC on the first
 # student at the smallest K.
 
-# %% tags=["solution"]
+# %% nbgrader={"grade": false, "grade_id": "ex3-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def my_separated(a, b):
+    ### BEGIN SOLUTION
     spread = (np.std(a, ddof=1) if len(a) > 1 else 0.0) + (np.std(b, ddof=1) if len(b) > 1 else 0.0)
     return bool(abs(np.mean(a) - np.mean(b)) > spread)
+    ### END SOLUTION
 
-# %%
+
+# %% nbgrader={"grade": true, "grade_id": "ex3-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 accs_of = lambda m: [r["acc"] for r in rows if (r["teacher"], r["student"], r["method"], r["k"]) == (t0, s0, m, ks[0])]
 a, b = accs_of("Ours"), accs_of("Ours-NC")
 sd = lambda v: np.std(v, ddof=1) if len(v) > 1 else 0.0

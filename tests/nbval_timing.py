@@ -1,0 +1,34 @@
+"""A pytest plugin for the nbval run: each notebook's execution time, reported, never asserted.
+
+Loaded with ``-p nbval_timing`` (``tests/`` on ``PYTHONPATH``). It sums the setup, call and teardown time of every
+cell of a notebook, prints a table at the end of the run, writes ``build/timings-quick-tests.json`` and flags a
+notebook over the `quick` budget (90 s on a 2-core CPU) with a line in the summary. Machines differ in speed by
+2× or more, so a time is a figure to read, not a test that can fail.
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+QUICK_BUDGET_S = 90.0
+_seconds: dict[str, float] = defaultdict(float)
+
+
+def pytest_runtest_logreport(report) -> None:
+    path = report.nodeid.split("::", 1)[0]
+    if path.endswith(".ipynb"):
+        _seconds[Path(path).name] += report.duration
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if not _seconds:
+        return
+    out = Path(__file__).resolve().parents[1] / "build" / "timings-quick-tests.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({k: round(v, 1) for k, v in sorted(_seconds.items())}, indent=2) + "\n")
+    terminalreporter.section("notebook execution times (quick scale)")
+    for name, seconds in sorted(_seconds.items()):
+        flag = f"  over the {QUICK_BUDGET_S:.0f} s budget on this machine" if seconds > QUICK_BUDGET_S else ""
+        terminalreporter.write_line(f"{name:<40} {seconds:6.1f} s{flag}")
+    terminalreporter.write_line(f"{'all notebooks':<40} {sum(_seconds.values()):6.1f} s  (written to {out})")
