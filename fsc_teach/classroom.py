@@ -12,7 +12,7 @@ assignment per notebook), a ``nbgrader_config.py`` and the gradebook ``gradebook
 by nbgrader's ``raise NotImplementedError()`` stub, outputs cleared, self-checks locked with checksums). From that
 folder an instructor uses nbgrader as usual (``nbgrader release_assignment``, ``collect``, ``autograde``,
 ``formgrade``). A self-check that fails raises :class:`fsc_teach.check.CheckFailed`: the student reads one line
-and a hint, and the autograder scores that cell zero.
+and a hint, and the autograder scores that cell zero. The course as a web site is :mod:`fsc_teach.site`.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import shutil
 import sys
 from pathlib import Path
 
-__all__ = ["NBGRADER_CONFIG", "exercises", "student_edition", "build_editions", "autograde"]
+__all__ = ["NBGRADER_CONFIG", "numbered_notebooks", "exercises", "student_edition", "build_editions", "autograde"]
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -78,7 +78,8 @@ def student_edition(nb):
     return nb
 
 
-def _notebooks(src: Path, only: list[str] | None = None) -> list[Path]:
+def numbered_notebooks(src: Path, only: list[str] | None = None) -> list[Path]:
+    """The notebooks ``NN_name.ipynb`` in ``src`` (only those whose names start with a prefix in ``only``)."""
     paths = sorted(p for p in src.glob("[0-9]*.ipynb") if not only or any(p.name.startswith(o) for o in only))
     if not paths:
         raise FileNotFoundError(f"no numbered notebooks in {src}" + (f" matching {only}" if only else ""))
@@ -118,7 +119,7 @@ def build_editions(out: str | Path = "build/course", src: str | Path = NOTEBOOKS
     (out / "nbgrader_config.py").write_text(NBGRADER_CONFIG, encoding="utf-8")
     api = _api(out)
     written: dict[str, list[Path]] = {"instructor": [], "student": []}
-    for path in _notebooks(Path(src), only):
+    for path in numbered_notebooks(Path(src), only):
         exercises(nbformat.read(path, as_version=4))  # a clear error for a malformed exercise, before nbgrader's
         name = path.stem
         target = out / "source" / name / path.name
@@ -143,85 +144,6 @@ def autograde(course: str | Path, name: str, student: str) -> dict[str, float]:
     return scores
 
 
-import html
-import re
-
-# ------------------------------------------------------------------------------------------------ the site
-
-_STYLE = """<style>
-.fsc-nav {position: sticky; top: 0; z-index: 10; display: flex; gap: 1.5em; align-items: center;
-  padding: 0.6em 1.2em; background: #1f2937; font: 15px system-ui, sans-serif;}
-.fsc-nav a {color: #f9fafb; text-decoration: none;} .fsc-nav a:hover {text-decoration: underline;}
-.fsc-nav .fsc-title {color: #9ca3af; margin-left: auto;}
-</style>"""
-
-
-def _title(nb, fallback: str) -> str:
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            m = re.search(r"^#\s+(.+)$", cell.source, flags=re.M)
-            if m:
-                return m.group(1).strip()
-    return fallback
-
-
-def _objectives(nb) -> list[str]:
-    for cell in nb.cells:
-        if cell.cell_type == "markdown" and "Learning objectives" in cell.source:
-            return [re.sub(r"\s+", " ", m).strip()
-                    for m in re.findall(r"^\d+\.\s+(.+?)(?=^\d+\.|\Z)", cell.source.split("Learning objectives", 1)[1],
-                                        flags=re.M | re.S)]
-    return []
-
-
-def _nav(pages: list[tuple[str, str]], i: int | None) -> str:
-    links = ['<a href="index.html">fsc-teach · index</a>']
-    if i is not None and i > 0:
-        links.append(f'<a href="{pages[i - 1][0]}" rel="prev">← {html.escape(pages[i - 1][1])}</a>')
-    if i is not None and i + 1 < len(pages):
-        links.append(f'<a href="{pages[i + 1][0]}" rel="next">{html.escape(pages[i + 1][1])} →</a>')
-    here = f'<span class="fsc-title">{html.escape(pages[i][1])}</span>' if i is not None else ""
-    return f'<nav class="fsc-nav">{"".join(links)}{here}</nav>'
-
-
-def _inject(body: str, nav: str, title: str) -> str:
-    body = re.sub(r"<title>.*?</title>", f"<title>{html.escape(title)}</title>", body, count=1, flags=re.S)
-    body = body.replace("</head>", _STYLE + "\n</head>", 1)
-    return re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + "\n" + nav, body, count=1)
-
-
-def build_site(out: str | Path = "build/site", src: str | Path = NOTEBOOKS) -> list[Path]:
-    """Render every committed notebook to ``out/NN_name.html`` with navigation, plus ``out/index.html``."""
-    import nbconvert
-    import nbformat
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = _notebooks(Path(src))
-    nbs = [nbformat.read(p, as_version=4) for p in paths]
-    pages = [(f"{p.stem}.html", _title(nb, p.stem)) for p, nb in zip(paths, nbs)]
-    exporter = nbconvert.HTMLExporter()
-    written = []
-    for i, nb in enumerate(nbs):
-        body, _ = exporter.from_notebook_node(nb)
-        target = out / pages[i][0]
-        target.write_text(_inject(body, _nav(pages, i), pages[i][1]), encoding="utf-8")
-        written.append(target)
-    items = []
-    for (href, title), nb, path in zip(pages, nbs, paths):
-        goals = "".join(f"<li>{html.escape(g)}</li>" for g in _objectives(nb))
-        items.append(f'<li class="fsc-entry"><a href="{href}"><b>{html.escape(title)}</b></a>'
-                     f'<ol class="fsc-goals">{goals}</ol></li>')
-    index = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>fsc-teach</title>{_STYLE}"
-             "<style>body{margin:0;font:16px/1.5 system-ui,sans-serif;} main{max-width:60em;margin:2em auto;"
-             "padding:0 1em;} .fsc-entry{margin-bottom:1.2em;} .fsc-goals{font-size:14px;color:#374151;}</style>"
-             f"</head><body>{_nav(pages, None)}<main><h1>fsc-teach: knowledge distillation and few-shot network "
-             "compression</h1><p>Executable notebooks that teach the methods from the papers, rendered with the "
-             "outputs of a real <code>standard</code> run.</p><ul>" + "".join(items) + "</ul></main></body></html>")
-    (out / "index.html").write_text(index, encoding="utf-8")
-    return [out / "index.html"] + written
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fsc_teach.classroom", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -233,20 +155,14 @@ def main(argv: list[str] | None = None) -> int:
     ag.add_argument("--out", default="build/course", help="the course folder")
     ag.add_argument("name", help="assignment, e.g. 03_iterative_kd")
     ag.add_argument("student")
-    site = sub.add_parser("site")
-    site.add_argument("--out", default="build/site")
-    site.add_argument("--src", default=str(NOTEBOOKS))
     args = parser.parse_args(argv)
     if args.cmd == "editions":
         written = build_editions(args.out, args.src, args.only)
         print(f"nbgrader course in {args.out}: {len(written['student'])} assignments; student editions in "
               f"{Path(args.out) / 'release'}, instructor editions in {Path(args.out) / 'source'}")
-    elif args.cmd == "autograde":
+    else:
         scores = autograde(args.out, args.name, args.student)
         print("\n".join(f"{k}: {v:g}" for k, v in scores.items()))
-    else:
-        written = build_site(args.out, args.src)
-        print(f"site: {len(written)} pages in {args.out}; open {Path(args.out) / 'index.html'}")
     return 0
 
 

@@ -2,9 +2,9 @@
 
     python scripts/course.py run [--scale standard] [--out build] [--only 00] [--in-place]
 
-Executed copies go to ``<out>/notebooks/`` and HTML (``classroom.build_site``: index and navigation) to
-``<out>/html/``; the committed notebooks are left untouched
-unless ``--in-place`` is given (the maintainers' ``make notebooks``, which commits a real run's outputs).
+Executed copies go to ``<out>/notebooks/`` and HTML (``fsc_teach.site.build_site``: index, navigation, a local
+MathJax) to ``<out>/html/``; the committed notebooks are left untouched unless ``--in-place`` is given (the
+maintainers' ``make notebooks``, which commits a real run's outputs).
 Run times are written to ``<out>/timings-<scale>.json``.
 """
 from __future__ import annotations
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     timings_path.write_text(json.dumps(timings, indent=2) + "\n")
     if not args.no_html and len(failed) < len(paths):
-        from fsc_teach.classroom import build_site  # the site's renderer: index page and navigation included
+        from fsc_teach.site import build_site  # the site's renderer: index page, navigation, offline MathJax
 
         build_site(out / "html", src=out / "notebooks")
     if failed:
