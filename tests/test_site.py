@@ -131,6 +131,7 @@ def _open(driver, page: Path) -> tuple[dict, list[str]]:
     return driver.execute_script(PAGE_FACTS), requests
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_site_renders_math_and_figures_offline_in_headless_chromium(pages, tmp_path):
     driver = _chromium(tmp_path / "profile")

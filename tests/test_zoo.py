@@ -27,6 +27,7 @@ def test_committed_checkpoints_are_small():
     assert sum((zoo.TEACHER_DIR / e["file"]).stat().st_size for e in zoo.manifest().values()) <= 20 * 2**20
 
 
+@pytest.mark.slow
 @needs_data
 @pytest.mark.parametrize("name", COMMITTED)
 def test_teacher_accuracy_is_re_measured(name):
