@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Callable, Mapping, MutableMapping, Sequence
 
@@ -89,36 +89,68 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _run_pool(fn, todo: list[str], by_key: dict, store, workers: int, bar) -> None:
-    """Run ``todo`` in a thread pool, storing each result the moment its cell finishes.
+def _settle(future: Future, fn: Callable[..., Any], cell: Mapping[str, Any]) -> None:
+    """Run one cell in this thread and settle ``future`` with its result or exception (nothing if it was cancelled).
 
-    On an exception in a cell, or Ctrl-C in the main thread: cells not yet started are cancelled, cells already
-    running are waited for and kept, then the exception propagates.
+    ``future`` exists, and is known to the main thread, before the cell is handed to a thread (``_run_pool``), and
+    ``set_running_or_notify_cancel`` decides atomically between "cancelled" and "started": an interruption at any
+    moment finds every cell that started.
     """
-    pool = ThreadPoolExecutor(workers)
-    futures = {pool.submit(fn, **by_key[k]): k for k in todo}
+    if not future.set_running_or_notify_cancel():
+        return
     try:
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for f in done:
-                if f.exception() is not None:
-                    raise f.exception()
-                store[futures[f]] = f.result()
-                bar.update(1)
-    except BaseException:
-        for f in futures:
-            f.cancel()
-        for f, k in futures.items():
-            if f.cancelled() or k in store:
-                continue
-            try:
-                store[k] = f.result()  # a cell that was already running: wait for it and keep it
-            except BaseException:  # noqa: BLE001 - the first error is the one re-raised below
-                pass
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        result = fn(**cell)
+    except BaseException as err:  # noqa: BLE001 - handed to the main thread, which re-raises it
+        future.set_exception(err)
+    else:
+        future.set_result(result)
+
+
+def _keep_running(pending: Mapping[Future, str], store: MutableMapping[str, Any]) -> None:
+    """After an interruption: cancel the cells not started yet, wait for the running ones and store their results."""
+    for f in pending:
+        f.cancel()
+    for f, k in pending.items():
+        if f.cancelled() or k in store:
+            continue
+        try:
+            store[k] = f.result()  # a cell that was already running: wait for it and keep it
+        except BaseException:  # noqa: BLE001 - the first error is the one re-raised by the caller
+            pass
+
+
+def _run_pool(fn: Callable[..., Any], todo: list[str], by_key: Mapping[str, Mapping[str, Any]],
+              store: MutableMapping[str, Any], workers: int, bar) -> None:
+    """Run ``todo`` in ``workers`` threads, storing each result (in this thread) the moment its cell finishes.
+
+    Only this thread submits, ``workers`` cells at a time, the next one as each finishes: once it is interrupted,
+    no further cell starts. On an exception in a cell, or Ctrl-C in this thread: cells not yet started are
+    cancelled, cells already running are waited for and kept, then the exception propagates.
+    """
+    queue = iter(todo)
+    pending: dict[Future, str] = {}
+
+    def submit_next() -> None:
+        k = next(queue, None)
+        if k is not None:
+            future: Future = Future()
+            pending[future] = k  # known before the cell can start
+            pool.submit(_settle, future, fn, by_key[k])
+
+    with ThreadPoolExecutor(workers) as pool:
+        try:
+            for _ in range(workers):
+                submit_next()
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    store[pending[f]] = f.result()  # a cell's exception propagates from here
+                    del pending[f]
+                    bar.update(1)
+                    submit_next()
+        except BaseException:
+            _keep_running(pending, store)
+            raise
 
 
 def run_grid(fn: Callable[..., Any], cells: Sequence[Mapping[str, Any]], *, workers: int | None = None,
