@@ -1,15 +1,15 @@
-"""Execute every notebook at `quick` scale with papermill; any failing cell fails the test."""
-import json
+"""Execute every notebook at `quick` scale with papermill; any failing cell fails the test. Times are reported
+(build/timings-quick-tests.json, a warning over budget), never a failure: machines differ in speed."""
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from helpers import execute_quick
+from helpers import execute_quick, record_timings, warn_if_slow
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
-QUICK_BUDGET_S = 90  # the course's promise for the 2-core CI machine
+QUICK_BUDGET_S = 90  # the course's promise for the 2-core CI machine (reported, never a failure)
 
 
 def _package_names() -> set[str]:
@@ -66,9 +66,5 @@ def test_notebook_structure(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_at_quick_scale(path, tmp_path, monkeypatch):
     seconds = execute_quick(path, tmp_path / path.name, monkeypatch)
-    timings = ROOT / "build" / "timings-quick-tests.json"
-    timings.parent.mkdir(exist_ok=True)
-    data = json.loads(timings.read_text()) if timings.is_file() else {}
-    data[path.name] = round(seconds, 1)
-    timings.write_text(json.dumps(data, indent=2) + "\n")
-    assert seconds <= 1.5 * QUICK_BUDGET_S, f"{path.name} took {seconds:.0f} s at quick scale"
+    record_timings(path.name, round(seconds, 1), file="timings-quick-tests.json")
+    warn_if_slow(f"{path.name} at quick scale", seconds, 1.5 * QUICK_BUDGET_S)  # a report: machines differ
