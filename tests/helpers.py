@@ -56,3 +56,45 @@ def execute_quick(source: Path, out: Path, monkeypatch, cwd: Path | None = None)
     papermill.execute_notebook(str(source), str(out), cwd=str(cwd or source.parent), kernel_name="python3",
                                progress_bar=False)
     return time.perf_counter() - start
+
+
+def interruptible_benchmark(argv: list[str], free: int) -> int:
+    """``python -m fsc_teach.benchmark argv`` in which a test can press Ctrl-C at a known point, without racing it.
+
+    Every cell writes ``cell <n> started`` to stdout; cells after the first ``free`` also write ``cell <n> held``
+    and then wait until SIGINT has reached the main thread (the handler below raises KeyboardInterrupt there, as
+    Python's default one does, after setting an Event). So a test that reads ``held`` and sends SIGINT interrupts
+    the command with ``free`` cells started before the held ones, and knows how many cells started in all.
+    """
+    import signal
+    import sys
+    import threading
+
+    from fsc_teach import benchmark, fewshot
+
+    received, lock, count = threading.Event(), threading.Lock(), [0]
+
+    def on_sigint(signum, frame):
+        received.set()
+        signal.default_int_handler(signum, frame)
+
+    def say(line: str) -> None:
+        sys.stdout.write(line + "\n")  # one write per line: threads do not interleave within a line
+        sys.stdout.flush()
+
+    real = fewshot.run_cell
+
+    def run_cell(*args, **kwargs):
+        with lock:
+            count[0] += 1
+            n = count[0]
+            say(f"cell {n} started")
+            if n > free:
+                say(f"cell {n} held")
+        if n > free and not received.wait(timeout=600):  # a safety net against a hang, not the synchronisation
+            raise RuntimeError("SIGINT never came")
+        return real(*args, **kwargs)
+
+    signal.signal(signal.SIGINT, on_sigint)
+    fewshot.run_cell = run_cell
+    return benchmark.main(argv)

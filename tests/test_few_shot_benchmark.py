@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -149,24 +148,35 @@ def test_paper_scale_runs_end_to_end_on_synthetic_cifar():
 
 @needs_data
 @pytest.mark.slow
-def test_the_command_survives_a_real_ctrl_c_and_resumes_to_the_same_table(tmp_path, workers="2"):
-    """SIGINT to `python -m fsc_teach.benchmark` mid-run, then a rerun: the table equals an uninterrupted run's."""
+def test_the_command_survives_a_real_ctrl_c_and_resumes_to_the_same_table(tmp_path):
+    """SIGINT to `python -m fsc_teach.benchmark` mid-run, then a rerun: the table equals an uninterrupted run's.
+
+    No timing: the command runs under ``helpers.interruptible_benchmark``, whose cells after the third wait until
+    the SIGINT has arrived; the test sends it when it reads that a cell is held.
+    """
     env = {**os.environ, "FSC_DEVICE": "cpu", "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "fsc_teach.benchmark", "--scale", "quick", "--workers", workers]
+    options = ["--scale", "quick", "--workers", "2"]
+    command = [sys.executable, "-m", "fsc_teach.benchmark"] + options
+    held = [sys.executable, "-c", "import sys; sys.path.insert(0, 'tests'); import helpers; "
+                                  "sys.exit(helpers.interruptible_benchmark(sys.argv[1:], free=3))"] + options
     out, fresh = tmp_path / "resumed", tmp_path / "fresh"
     cache = out / "cells-quick.jsonl"
-    proc = subprocess.Popen(command + ["--out", str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None and not (cache.is_file() and
-                                                                   len(cache.read_text().splitlines()) >= 3):
-        time.sleep(0.02)
-    assert proc.poll() is None, "the run finished before it could be interrupted"
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=120) != 0  # interrupted
+    with open(tmp_path / "stderr.txt", "w") as stderr:
+        proc = subprocess.Popen(held + ["--out", str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=stderr, text=True)
+        lines = []
+        for line in proc.stdout:  # blocks until the command writes a line
+            lines.append(line)
+            if line.endswith(" held\n"):
+                proc.send_signal(signal.SIGINT)
+                break
+        lines += proc.stdout.readlines()  # to the end: the process exits
+    assert proc.wait(timeout=600) != 0, "".join(lines) + (tmp_path / "stderr.txt").read_text()  # interrupted
+    assert "KeyboardInterrupt" in (tmp_path / "stderr.txt").read_text()
+    started = sum(line.endswith(" started\n") for line in lines)
     kept = len(benchmark.grid.load_cache(cache))
     total = len(benchmark.cells(benchmark.PLANS["quick"]))
-    assert 3 <= kept < total
+    assert kept == started and 3 < kept < total  # every started cell kept (3 finished, 1-2 running), no other
     resumed = subprocess.run(command + ["--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True,
                              timeout=600)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
