@@ -46,6 +46,14 @@ def randomise_bn_(model: nn.Module, seed: int = 0) -> nn.Module:
     return model
 
 
+def torch_cell(seed: int, n: int = 64) -> dict:
+    """A little torch computation that draws only from its own generator (as grid cells must); module-level, so
+    that grid workers in other processes can import it (``tests/`` is on their ``sys.path``)."""
+    gen = torch.Generator().manual_seed(seed)
+    a, b = torch.randn(n, n, generator=gen), torch.randn(n, n, generator=gen)
+    return {"seed": seed, "value": float((a @ b).relu().sum()), "threads": torch.get_num_threads()}
+
+
 def execute_quick(source: Path, out: Path, monkeypatch, cwd: Path | None = None) -> float:
     """Run a notebook with papermill at quick scale, widgets static, from ``cwd`` (its own folder); returns seconds."""
     import papermill
