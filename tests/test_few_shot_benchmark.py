@@ -186,3 +186,25 @@ def test_the_command_survives_a_real_ctrl_c_and_resumes_to_the_same_table(tmp_pa
                             for r in csv.DictReader(open(folder / "results-quick.csv"))]
     assert table(out) == table(fresh) and len(table(fresh)) == total
     assert (out / "summary-quick.md").read_text() != "" and "claims" in (fresh / "summary-quick.md").read_text()
+
+
+def test_scheduler_without_dask_names_the_extra(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if Dask were not installed: importing it fails
+    with pytest.raises(SystemExit):
+        benchmark.main(["--scale", "quick", "--out", str(tmp_path), "--scheduler", "tcp://127.0.0.1:8786"])
+    assert "fsc-teach[cluster]" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # stopped before touching anything
+
+
+@needs_data
+def test_the_cluster_cell_loads_its_own_teacher_and_data_and_gives_the_same_rows(tmp_path):
+    """``plan_cell`` (what cluster workers run) equals the in-process cell; here its executor is a thread pool."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    plan = replace(benchmark.PLANS["quick"], methods=("L1-norm", "FSKD"))
+    strip = lambda rows: [{k: v for k, v in r.items() if not k.endswith("_s")} for r in rows]
+    with ThreadPoolExecutor(2) as pool:
+        remote = benchmark.run_plan(plan, executor=pool, cache=tmp_path / "cells.jsonl", progress=False)
+        with pytest.raises(ValueError, match="each worker loads its own"):
+            benchmark.run_plan(plan, executor=pool, teachers={}, progress=False)
+    assert strip(remote) == strip(benchmark.run_plan(plan, cache={}, progress=False)) and len(remote) == 3
