@@ -17,3 +17,8 @@ def _fashion_available() -> bool:
 
 needs_data = pytest.mark.skipif(not _fashion_available() and os.environ.get("CI") != "true",
                                 reason="Fashion-MNIST not available offline (apt-get install dataset-fashion-mnist)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "cluster: runs on a local Dask cluster (needs fsc-teach[cluster]); "
+                                       "-m 'not cluster' leaves these out")

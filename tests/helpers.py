@@ -54,6 +54,34 @@ def torch_cell(seed: int, n: int = 64) -> dict:
     return {"seed": seed, "value": float((a @ b).relu().sum()), "threads": torch.get_num_threads()}
 
 
+def dies_once(seed: int, scratch: str, fatal: int = 3) -> dict:
+    """``torch_cell(seed)``, except that cell ``fatal`` kills its own process the first time it runs.
+
+    Before dying it copies the grid's cache (``<scratch>/grid.jsonl``) to ``<scratch>/died``: what had finished at
+    that moment. Every start is appended to ``<scratch>/starts`` (one line, one write: several processes append).
+    """
+    import os
+    import shutil
+
+    scratch = Path(scratch)
+    with open(scratch / "starts", "a") as f:
+        f.write(f"{seed}\n")
+    if seed == fatal and not (scratch / "died").exists():
+        shutil.copyfile(scratch / "grid.jsonl", scratch / "died.tmp")
+        os.replace(scratch / "died.tmp", scratch / "died")
+        os._exit(1)  # the worker process dies in the middle of the cell
+    return torch_cell(seed)
+
+
+def always_dies(seed: int) -> dict:
+    """A cell that kills whichever process runs it (``seed`` 0 finishes, as a control)."""
+    import os
+
+    if seed != 0:
+        os._exit(1)
+    return torch_cell(seed)
+
+
 def execute_quick(source: Path, out: Path, monkeypatch, cwd: Path | None = None) -> float:
     """Run a notebook with papermill at quick scale, widgets static, from ``cwd`` (its own folder); returns seconds."""
     import papermill
