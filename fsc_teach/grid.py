@@ -1,4 +1,4 @@
-"""Experiment grids: independent cells run on every CPU core, or on a cluster, with a cache that makes a run resumable.
+"""Experiment grids: independent cells on every CPU core or on a cluster, with a cache that makes a run resumable.
 
 A *cell* is a dict of keyword arguments (``{"method": "FSKD", "k": 5, "seed": 0}``); ``fn(**cell)`` computes it
 and returns its result. ``run_grid(fn, cells)`` returns the results in the order of ``cells``.
@@ -28,10 +28,11 @@ and returns its result. ``run_grid(fn, cells)`` returns the results in the order
   the cells submitted at a time (default: all of them; the executor queues them). Results come back through the
   futures and **only the calling process writes the cache** — one writer, never a worker. A cell whose worker
   dies is recomputed by Dask itself (the scheduler reruns it on another worker; nothing finished is lost). When
-  Dask gives up on a cell (``KilledWorker``: its workers died ``distributed.scheduler.allowed-failures`` times, so
-  the cell probably kills them — out of memory?) ``run_grid`` does not resubmit it; it raises a ``RuntimeError``
-  that names the cell, and a rerun resumes from the cache. On Ctrl-C the cells that the executor can still cancel
-  are cancelled (Dask cancels running tasks too) and those it cannot are waited for and cached.
+  Dask gives up on a cell (``KilledWorker``: workers died while running it more than
+  ``distributed.scheduler.allowed-failures`` times, 3 by default, so the cell itself probably kills them — out of
+  memory?) ``run_grid`` does not resubmit it: it raises a ``RuntimeError`` that names the cell, and a rerun resumes
+  from the cache. On Ctrl-C the cells that the executor can still cancel are cancelled (Dask drops running tasks
+  too: their work is lost) and those it cannot are waited for and cached.
 """
 from __future__ import annotations
 
