@@ -1,6 +1,7 @@
 """The few-shot compression benchmark: every method of the course on the same teacher, students and samples.
 
     python -m fsc_teach.benchmark [--scale standard] [--out build/benchmark] [--workers N] [--fresh]
+                                  [--scheduler tcp://HOST:8786]
 
 One ``Plan`` per scale fixes the grid: teachers × students (``fewshot.Scheme``: structured and unstructured, two
 sparsities each) × K shots per class × seeds × methods (``fewshot.METHODS``). Every cell is one
@@ -9,15 +10,22 @@ cell to ``<out>/cells-<scale>.jsonl``, so an interrupted run continues where it 
 never recomputed (the same cache gives the same table). Outputs: ``results-<scale>.csv`` (one tidy row per cell),
 ``summary-<scale>.csv`` and ``summary-<scale>.md`` (mean ± std over seeds, CPU seconds per run) and the
 papers' headline claims checked against the measurements (``claims``). Notebook 07 runs the same plan.
+
+``--scheduler ADDRESS`` runs the cells on a Dask cluster (``grid.dask_executor``; the extra ``fsc-teach[cluster]``),
+e.g. one GPU per worker on Slurm with dask-jobqueue. Each worker process loads the teacher and the dataset itself,
+once (``plan_cell``; the data from its own ``$FSC_DATA``), and only this process writes the cache.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import functools
 import hashlib
 import json
 import sys
 from collections import defaultdict
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -27,8 +35,8 @@ import numpy as np
 from . import data, fewshot, grid
 from .fewshot import Scheme, Settings
 
-__all__ = ["Plan", "PLANS", "BASELINES", "LAYERWISE", "cells", "run_plan", "summary", "claims", "write_outputs",
-           "main"]
+__all__ = ["Plan", "PLANS", "BASELINES", "LAYERWISE", "cells", "plan_cell", "run_plan", "summary", "claims",
+           "write_outputs", "main"]
 
 BASELINES = ("BP", "KD", "Iter-KD", "FitNet", "FSKD")  # methods that start from the data-free pruned student
 LAYERWISE = ("Ours-NC", "Ours", "Ours-S")  # cross distillation (seed 002)
@@ -91,13 +99,67 @@ def cells(plan: Plan) -> list[dict]:
             if fewshot.applicable(m, s)]
 
 
+def _measure(plan: Plan, model, tensors: tuple, teacher: str, kind: str, sparsity: float, k: int, seed: int,
+             method: str) -> dict:
+    """One cell on the given teacher ``model`` and ``tensors`` (x_train, y_train, x_test, y_test): ``run_cell``'s
+    measurements without the method's name."""
+    x_tr, y_tr, x_te, y_te = tensors
+    idx = data.few_shot_indices(y_tr, k, seed=seed)
+    out = fewshot.run_cell(method, model, Scheme(kind, sparsity), x_tr[idx], y_tr[idx], x_te[:plan.eval_size],
+                           y_te[:plan.eval_size], seed=seed, settings=plan.settings[teacher])
+    return {k_: v for k_, v in out.items() if k_ != "method"}
+
+
+@functools.lru_cache(maxsize=None)
+def _worker_teacher(name: str, device: str):
+    """The teacher ``name`` on ``device``, loaded once per process (a cluster worker computes many cells)."""
+    from . import zoo
+
+    return zoo.load_teacher(name).to(device).eval()
+
+
+def plan_cell(plan: Plan, teacher: str, kind: str, sparsity: float, k: int, seed: int, method: str,
+              config: str) -> dict:
+    """One cell of ``plan`` computed with this process's own teacher and data, loaded once per process.
+
+    Module-level, so that ``functools.partial(plan_cell, plan)`` is picklable: the grid function of a run on a
+    cluster (``run_plan(executor=...)``), where each worker loads the teacher onto its own device (``$FSC_DEVICE``,
+    else its GPU) and the dataset from its own ``$FSC_DATA``; only the small ``plan`` travels with each cell.
+    ``config`` is the plan's fingerprint, part of the cell's cache key.
+    """
+    from .train import get_device
+
+    tensors = (*data.load_tensors(plan.dataset, train=True), *data.load_tensors(plan.dataset, train=False))
+    return _measure(plan, _worker_teacher(teacher, str(get_device())), tensors, teacher, kind, sparsity, k, seed,
+                    method)
+
+
 def run_plan(plan: Plan, *, cache: str | Path | dict | None = None, workers: int | None = None, progress: bool = True,
-        teachers: Mapping[str, object] | None = None, tensors: tuple | None = None) -> list[dict]:
+             teachers: Mapping[str, object] | None = None, tensors: tuple | None = None,
+             executor: Executor | None = None) -> list[dict]:
     """Run (or resume) the grid; returns one tidy row per cell: the cell's fields plus ``fewshot.run_cell``'s.
 
     ``teachers`` ({name: model}) and ``tensors`` (x_train, y_train, x_test, y_test) replace ``zoo.load_teacher``
-    and the dataset — the tests run the paper-scale grid on synthetic CIFAR-shaped data this way.
+    and the dataset — the tests run the paper-scale grid on synthetic CIFAR-shaped data this way. With
+    ``executor`` (``grid.dask_executor``) the cells run there as ``plan_cell``, each worker loading its own
+    teacher and data (so ``teachers`` and ``tensors`` do not apply); ``workers`` caps the cells in flight.
     """
+    todo = cells(plan)
+    if executor is not None:
+        if teachers is not None or tensors is not None:
+            raise ValueError("with an executor, each worker loads its own teachers and data: teachers= and tensors= "
+                             "apply to runs in this process only")
+        results = grid.run_grid(functools.partial(plan_cell, plan), todo, workers=workers, cache=cache,
+                                progress=progress, desc="benchmark", executor=executor)
+    else:
+        results = _run_here(plan, todo, cache=cache, workers=workers, progress=progress, teachers=teachers,
+                            tensors=tensors)
+    return [{**c, "student": Scheme(c["kind"], c["sparsity"]).name, **r} for c, r in zip(todo, results)]
+
+
+def _run_here(plan: Plan, todo: list[dict], *, cache, workers: int | None, progress: bool,
+              teachers: Mapping[str, object] | None, tensors: tuple | None) -> list[dict]:
+    """``run_plan``'s cells in this process, on threads (CPU) or one at a time (a GPU), teachers loaded once."""
     from . import zoo
     from .train import get_device
 
@@ -108,22 +170,13 @@ def run_plan(plan: Plan, *, cache: str | Path | dict | None = None, workers: int
             models[name] = zoo.load_teacher(name).to(device)
         models[name].eval()
     if tensors is None:
-        x_tr, y_tr = data.load_tensors(plan.dataset, train=True)
-        x_te, y_te = data.load_tensors(plan.dataset, train=False)
-    else:
-        x_tr, y_tr, x_te, y_te = tensors
-    x_te, y_te = x_te[:plan.eval_size], y_te[:plan.eval_size]
+        tensors = (*data.load_tensors(plan.dataset, train=True), *data.load_tensors(plan.dataset, train=False))
 
     def cell(teacher, kind, sparsity, k, seed, method, config):
-        idx = data.few_shot_indices(y_tr, k, seed=seed)
-        out = fewshot.run_cell(method, models[teacher], Scheme(kind, sparsity), x_tr[idx], y_tr[idx], x_te, y_te,
-                               seed=seed, settings=plan.settings[teacher])
-        return {k_: v for k_, v in out.items() if k_ != "method"}
+        return _measure(plan, models[teacher], tensors, teacher, kind, sparsity, k, seed, method)
 
-    todo = cells(plan)
-    results = grid.run_grid(cell, todo, workers=workers if device.type == "cpu" else 1, cache=cache,
-                            progress=progress, desc="benchmark")
-    return [{**c, "student": Scheme(c["kind"], c["sparsity"]).name, **r} for c, r in zip(todo, results)]
+    return grid.run_grid(cell, todo, workers=workers if device.type == "cpu" else 1, cache=cache,
+                         progress=progress, desc="benchmark")
 
 
 def _groups(rows: Sequence[dict], keys: Sequence[str]) -> dict[tuple, list[dict]]:
@@ -249,7 +302,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="build/benchmark", help="folder for the cache, CSVs and Markdown")
     parser.add_argument("--workers", type=int, default=None, help="cells at a time (default: one per core)")
     parser.add_argument("--fresh", action="store_true", help="discard the cache of finished cells first")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="run the cells on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786); "
+                             "--workers then caps the cells in flight (default: all). Needs fsc-teach[cluster]")
     args = parser.parse_args(argv)
+    try:
+        cluster = grid.dask_executor(args.scheduler) if args.scheduler else contextlib.nullcontext()
+    except ImportError as err:  # Dask is an optional extra: say which
+        parser.error(str(err))
     scale = get_scale(args.scale)
     plan = PLANS[scale]
     out = Path(args.out)
@@ -259,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     done = len(grid.load_cache(cache))
     print(f"benchmark at scale {scale!r}: {len(cells(plan))} cells ({done} already in {cache})"
           + (f"; {plan.note}" if plan.note else ""), flush=True)
-    rows = run_plan(plan, cache=cache, workers=args.workers)
+    with cluster as executor:
+        rows = run_plan(plan, cache=cache, workers=args.workers, executor=executor)
     paths = write_outputs(rows, out, scale)
     print(paths[2].read_text(encoding="utf-8"))
     print("wrote " + ", ".join(str(p) for p in paths))

@@ -17,3 +17,4 @@ def _fashion_available() -> bool:
 
 needs_data = pytest.mark.skipif(not _fashion_available() and os.environ.get("CI") != "true",
                                 reason="Fashion-MNIST not available offline (apt-get install dataset-fashion-mnist)")
+

@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -149,24 +148,35 @@ def test_paper_scale_runs_end_to_end_on_synthetic_cifar():
 
 @needs_data
 @pytest.mark.slow
-def test_the_command_survives_a_real_ctrl_c_and_resumes_to_the_same_table(tmp_path, workers="2"):
-    """SIGINT to `python -m fsc_teach.benchmark` mid-run, then a rerun: the table equals an uninterrupted run's."""
+def test_the_command_survives_a_real_ctrl_c_and_resumes_to_the_same_table(tmp_path):
+    """SIGINT to `python -m fsc_teach.benchmark` mid-run, then a rerun: the table equals an uninterrupted run's.
+
+    No timing: the command runs under ``helpers.interruptible_benchmark``, whose cells after the third wait until
+    the SIGINT has arrived; the test sends it when it reads that a cell is held.
+    """
     env = {**os.environ, "FSC_DEVICE": "cpu", "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "fsc_teach.benchmark", "--scale", "quick", "--workers", workers]
+    options = ["--scale", "quick", "--workers", "2"]
+    command = [sys.executable, "-m", "fsc_teach.benchmark"] + options
+    held = [sys.executable, "-c", "import sys; sys.path.insert(0, 'tests'); import helpers; "
+                                  "sys.exit(helpers.interruptible_benchmark(sys.argv[1:], free=3))"] + options
     out, fresh = tmp_path / "resumed", tmp_path / "fresh"
     cache = out / "cells-quick.jsonl"
-    proc = subprocess.Popen(command + ["--out", str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None and not (cache.is_file() and
-                                                                   len(cache.read_text().splitlines()) >= 3):
-        time.sleep(0.02)
-    assert proc.poll() is None, "the run finished before it could be interrupted"
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=120) != 0  # interrupted
+    with open(tmp_path / "stderr.txt", "w") as stderr:
+        proc = subprocess.Popen(held + ["--out", str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=stderr, text=True)
+        lines = []
+        for line in proc.stdout:  # blocks until the command writes a line
+            lines.append(line)
+            if line.endswith(" held\n"):
+                proc.send_signal(signal.SIGINT)
+                break
+        lines += proc.stdout.readlines()  # to the end: the process exits
+    assert proc.wait(timeout=600) != 0, "".join(lines) + (tmp_path / "stderr.txt").read_text()  # interrupted
+    assert "KeyboardInterrupt" in (tmp_path / "stderr.txt").read_text()
+    started = sum(line.endswith(" started\n") for line in lines)
     kept = len(benchmark.grid.load_cache(cache))
     total = len(benchmark.cells(benchmark.PLANS["quick"]))
-    assert 3 <= kept < total
+    assert kept == started and 3 < kept < total  # every started cell kept (3 finished, 1-2 running), no other
     resumed = subprocess.run(command + ["--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True,
                              timeout=600)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
@@ -176,3 +186,25 @@ def test_the_command_survives_a_real_ctrl_c_and_resumes_to_the_same_table(tmp_pa
                             for r in csv.DictReader(open(folder / "results-quick.csv"))]
     assert table(out) == table(fresh) and len(table(fresh)) == total
     assert (out / "summary-quick.md").read_text() != "" and "claims" in (fresh / "summary-quick.md").read_text()
+
+
+def test_scheduler_without_dask_names_the_extra(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if Dask were not installed: importing it fails
+    with pytest.raises(SystemExit):
+        benchmark.main(["--scale", "quick", "--out", str(tmp_path), "--scheduler", "tcp://127.0.0.1:8786"])
+    assert "fsc-teach[cluster]" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # stopped before touching anything
+
+
+@needs_data
+def test_the_cluster_cell_loads_its_own_teacher_and_data_and_gives_the_same_rows(tmp_path):
+    """``plan_cell`` (what cluster workers run) equals the in-process cell; here its executor is a thread pool."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    plan = replace(benchmark.PLANS["quick"], methods=("L1-norm", "FSKD"))
+    strip = lambda rows: [{k: v for k, v in r.items() if not k.endswith("_s")} for r in rows]
+    with ThreadPoolExecutor(2) as pool:
+        remote = benchmark.run_plan(plan, executor=pool, cache=tmp_path / "cells.jsonl", progress=False)
+        with pytest.raises(ValueError, match="each worker loads its own"):
+            benchmark.run_plan(plan, executor=pool, teachers={}, progress=False)
+    assert strip(remote) == strip(benchmark.run_plan(plan, cache={}, progress=False)) and len(remote) == 3
