@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 __all__ = ["describe", "tensor", "same_shape", "same_rows", "labels", "real", "integer", "choice", "module",
-           "device", "available_devices"]
+           "device", "available_devices", "indices"]
 
 
 def describe(value: Any) -> str:
@@ -184,3 +184,13 @@ def device(name: str, value: Any) -> torch.device | None:
         why = "is not a device name" if dev is None else "is not available on this machine"
         raise ValueError(f"{name}={str(value)!r} {why}; available devices: {', '.join(available_devices())}")
     return dev
+
+
+def indices(name: str, value: Any, size: int) -> Any:
+    """``value`` if it is an iterable of integers in ``[0, size)`` (block indices, for example)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be a sequence of integers in [0, {size}), got {describe(value)}")
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 0 <= int(v) < size:
+            raise ValueError(f"{name} must hold integers in [0, {size}), got {describe(v)} in {describe(value)}")
+    return value
