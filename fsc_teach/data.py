@@ -14,6 +14,7 @@ from the first source that has it.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import shutil
 import tempfile
@@ -49,10 +50,9 @@ CLASS_NAMES: dict[str, list[str]] = {
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 _FMNIST_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                  "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
-#: the decompressed IDX files: (magic number, sample count); the size follows (16-byte header + 28x28 bytes per
-#: image, 8-byte header + 1 byte per label), so a truncated or padded copy is found without reading it.
-_FMNIST_IDX = {"train-images-idx3-ubyte": (2051, 60000), "train-labels-idx1-ubyte": (2049, 60000),
-               "t10k-images-idx3-ubyte": (2051, 10000), "t10k-labels-idx1-ubyte": (2049, 10000)}
+#: the IDX magic number of each decompressed file: 2051 = unsigned bytes in 3 dimensions (images), 2049 = 1 (labels)
+_FMNIST_MAGIC = {"train-images-idx3-ubyte": 2051, "train-labels-idx1-ubyte": 2049,
+                 "t10k-images-idx3-ubyte": 2051, "t10k-labels-idx1-ubyte": 2049}
 
 
 class DataUnavailableError(RuntimeError):
@@ -73,16 +73,22 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
 
 
 def _idx_problem(path: Path, name: str | None = None) -> str | None:
-    """Why the Fashion-MNIST IDX file ``name`` (default: the path's) at ``path`` is damaged, or None if intact."""
-    magic, count = _FMNIST_IDX[name or path.name]
-    expected = 16 + count * 28 * 28 if magic == 2051 else 8 + count
+    """Why the Fashion-MNIST IDX file ``name`` (default: the path's) at ``path`` is damaged, or None if intact.
+
+    An IDX file is a big-endian header (magic number, then one size per dimension) and the bytes; the header fixes
+    the file's length, so a truncated or padded copy is found from its size and 16 bytes, without reading it all.
+    """
+    magic = _FMNIST_MAGIC[name or path.name]
+    dims = magic - 2048  # the magic's last byte: the number of dimensions
     size = path.stat().st_size
-    if size != expected:
-        return f"{size} bytes instead of {expected}"
     with open(path, "rb") as f:
-        header = f.read(8)
-    if int.from_bytes(header[:4], "big") != magic or int.from_bytes(header[4:8], "big") != count:
-        return "its IDX header is not Fashion-MNIST's"
+        header = f.read(4 + 4 * dims)
+    if len(header) < 4 + 4 * dims or int.from_bytes(header[:4], "big") != magic:
+        return f"its IDX header is missing or wrong ({size} bytes)"
+    shape = [int.from_bytes(header[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
+    expected = len(header) + math.prod(shape)
+    if size != expected:
+        return f"{size} bytes instead of the {expected} its header announces"
     return None
 
 

@@ -96,7 +96,8 @@ def predict(model: nn.Module, x: Tensor, batch_size: int = 1000, device: torch.d
 def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1000,
              device: torch.device | str | None = None) -> float:
     """Top-1 accuracy in [0, 1] of ``model`` on ``(x, y)``; the model's train/eval mode is restored afterwards."""
-    validate.labels("y", y, rows=len(validate.tensor("x", x, min_ndim=2, kind="float")))
+    _check_inputs(model, x, batch_size)
+    validate.labels("y", y, rows=len(x))
     return (predict(model, x, batch_size, device).argmax(1) == y).float().mean().item()
 
 
@@ -192,6 +193,7 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, *, epochs: int = 10, batch_size:
 def _check_inputs(model: nn.Module, x: Tensor, batch_size: int) -> None:
     validate.module("model", model, nn.Module)
     validate.tensor("x", x, min_ndim=2, kind="float")
+    validate.dtype_of("x", x, "model", model)
     validate.integer("batch_size", batch_size, low=1)
 
 

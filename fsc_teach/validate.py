@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 __all__ = ["describe", "tensor", "same_shape", "same_rows", "labels", "real", "integer", "choice", "module",
-           "device", "available_devices", "indices"]
+           "device", "available_devices", "indices", "dtype_of"]
 
 
 def describe(value: Any) -> str:
@@ -193,4 +193,13 @@ def indices(name: str, value: Any, size: int) -> Any:
     for v in value:
         if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 0 <= int(v) < size:
             raise ValueError(f"{name} must hold integers in [0, {size}), got {describe(v)} in {describe(value)}")
+    return value
+
+
+def dtype_of(name: str, value: Tensor, module_name: str, module_: nn.Module) -> Tensor:
+    """``value`` if its floating dtype is the one of ``module_``'s weights (a module without weights takes any)."""
+    weight = next(iter(module_.parameters()), None)
+    if weight is not None and weight.is_floating_point() and value.dtype != weight.dtype:
+        raise TypeError(f"{name} must have the dtype of {module_name}'s weights, {weight.dtype}, got {value.dtype} "
+                        f"(convert with .to({weight.dtype}))")
     return value
