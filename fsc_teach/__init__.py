@@ -5,6 +5,7 @@ params/FLOPs), ``train`` (fit/evaluate), ``checkpoint`` (atomic saves, safe load
 teachers), ``losses`` (distillation losses), ``kd`` (Hinton KD and function matching training), ``iterative``
 (iterative KD), ``prune`` (magnitude and L1-filter pruning), ``quantize`` (k-bit weights), ``fitnets`` (hints),
 ``fskd`` (few-sample KD and the merge theorem), ``cross`` (cross distillation), ``plots`` (figures, tables,
-widgets), ``check`` (exercise self-checks), ``scale`` (the FSC_SCALE switch).
+widgets), ``check`` (exercise self-checks), ``scale`` (the FSC_SCALE switch), ``validate`` (argument checks:
+a wrong argument raises a ValueError or TypeError that names it).
 """
 __version__ = "0.1.0"

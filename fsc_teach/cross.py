@@ -65,6 +65,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from . import validate
 from .models import BasicBlock, BlockNet, ConvBlock, build_model
 from .quantize import clip_range, quantize_clipped
 from .train import set_seed
@@ -115,23 +116,44 @@ def _objective(s_layer: Layer, terms: list[tuple[float, Tensor, Tensor]]) -> Ten
     return sum(w * _sq(target, s_layer(inp)) for w, inp, target in terms)
 
 
+def _check_layers(s_layer: Layer, t_layer: Layer, **features: Tensor) -> None:
+    """Two callable layers and their input features: float tensors with a batch, all of one shape."""
+    for name, layer in (("s_layer", s_layer), ("t_layer", t_layer)):
+        if not callable(layer):
+            raise TypeError(f"{name} must be a layer (an nn.Module or a function of a tensor), got "
+                            f"{validate.describe(layer)}")
+    first = None
+    for name, h in features.items():
+        validate.tensor(name, h, min_ndim=2, kind="float")
+        if first is not None:
+            validate.same_shape(name, h, *first)
+        first = name, h
+        if isinstance(s_layer, nn.Module):
+            validate.dtype_of(name, h, "s_layer", s_layer)
+
+
 def nc_loss(s_layer: Layer, t_layer: Layer, h_s: Tensor, h_t: Tensor) -> Tensor:
     """Eq. 1's estimation error L^r, "Ours-NC": ``‖t(h_t) − s(h_s)‖² / N``; h (N, C, H, W) are the layers' inputs."""
+    _check_layers(s_layer, t_layer, h_s=h_s, h_t=h_t)
     return _objective(s_layer, _terms(t_layer, h_s, h_t, "nc"))
 
 
 def correction_loss(s_layer: Layer, t_layer: Layer, h_t: Tensor) -> Tensor:
     """Eq. 2, correction L^c: ``‖t(h_t) − s(h_t)‖² / N`` (the student layer is fed the teacher's features)."""
+    _check_layers(s_layer, t_layer, h_t=h_t)
     return _objective(s_layer, _terms(t_layer, h_t, h_t, "correction"))
 
 
 def imitation_loss(s_layer: Layer, t_layer: Layer, h_s: Tensor) -> Tensor:
     """Eq. 3, imitation L^i: ``‖t(h_s) − s(h_s)‖² / N`` (the teacher layer is fed the student's features)."""
+    _check_layers(s_layer, t_layer, h_s=h_s)
     return _objective(s_layer, _terms(t_layer, h_s, h_s, "imitation"))
 
 
 def cross_loss(s_layer: Layer, t_layer: Layer, h_s: Tensor, h_t: Tensor, mu: float = 0.6) -> Tensor:
     """Eq. 4, cross distillation: ``μ L^c + (1 − μ) L^i`` (μ = 1: correction, μ = 0: imitation)."""
+    _check_layers(s_layer, t_layer, h_s=h_s, h_t=h_t)
+    validate.real("mu", mu, low=0.0, high=1.0)
     return _objective(s_layer, _terms(t_layer, h_s, h_t, "cross", mu=mu))
 
 
@@ -141,6 +163,9 @@ def soft_cross_loss(s_layer: Layer, t_layer: Layer, h_s: Tensor, h_t: Tensor, al
 
     α = β = 1 is Ours-NC; α = β = 0 crosses fully, ``‖t(h_s) − s(h_t)‖² / N``.
     """
+    _check_layers(s_layer, t_layer, h_s=h_s, h_t=h_t)
+    validate.real("alpha", alpha, low=0.0, high=1.0)
+    validate.real("beta", beta, low=0.0, high=1.0)
     return _objective(s_layer, _terms(t_layer, h_s, h_t, "soft", alpha=alpha, beta=beta))
 
 
@@ -161,6 +186,12 @@ def _group_norms(w: Tensor, dim: int) -> Tensor:
 
 def prox_l1(w: Tensor, lam: float) -> Tensor:
     """Eq. 10, the prox of ``λ‖·‖₁``: elementwise soft threshold ``sign(w) · max(|w| − λ, 0)``."""
+    validate.tensor("w", w, kind="float", non_empty=False)
+    validate.real("lam", lam, low=0.0)
+    return _prox_l1(w, lam)
+
+
+def _prox_l1(w: Tensor, lam: float) -> Tensor:  # unchecked: the inner loop's step (checked once, before it)
     return torch.sign(w) * (w.abs() - lam).clamp_min(0)
 
 
@@ -171,6 +202,17 @@ def prox_group_l2(w: Tensor, lam: float, dim: int = 0) -> Tensor:
     ``(C_in, k, k)`` of a conv weight ``(C_out, C_in, k, k)``; channel pruning of the *input* channels, as the
     paper's VGG schemes and ``cross_distill`` do, uses ``dim=1``. Groups with ``‖W_i‖ ≤ λ`` become exactly zero.
     """
+    _check_groups(w, dim)
+    validate.real("lam", lam, low=0.0)
+    return _prox_group_l2(w, lam, dim)
+
+
+def _check_groups(w: Tensor, dim: int) -> None:
+    validate.tensor("w", w, min_ndim=1, kind="float", non_empty=False)
+    validate.integer("dim", dim, low=-w.ndim, high=w.ndim - 1)
+
+
+def _prox_group_l2(w: Tensor, lam: float, dim: int = 0) -> Tensor:
     norms = _group_norms(w, dim)
     factor = torch.where(norms > lam, 1 - lam / norms.clamp_min(torch.finfo(w.dtype).tiny), torch.zeros_like(norms))
     return w * factor.view(_group_shape(w, dim))
@@ -183,11 +225,25 @@ def lambda_schedule(step: int, ramp_steps: int, lam_max: float) -> float:
     and ends at 1 whatever the weights' scale); its appendix says the sparsity "linearly increases within the
     first 1,000 iterations" of 3,000, which is what this schedule and ``sparsity_schedule`` do.
     """
+    validate.integer("step", step, low=0)
+    validate.integer("ramp_steps", ramp_steps, low=0)
+    validate.real("lam_max", lam_max, low=0.0)
+    return _lambda_schedule(step, ramp_steps, lam_max)
+
+
+def _lambda_schedule(step: int, ramp_steps: int, lam_max: float) -> float:
     return lam_max * min(1.0, step / max(1, ramp_steps))
 
 
 def sparsity_schedule(step: int, ramp_steps: int, sparsity: float) -> float:
     """Fraction to remove at step ``step`` (1-based): linear from 0 to ``sparsity`` over ``ramp_steps``, then held."""
+    validate.integer("step", step, low=0)
+    validate.integer("ramp_steps", ramp_steps, low=0)
+    validate.real("sparsity", sparsity, low=0.0, high=1.0)
+    return _sparsity_schedule(step, ramp_steps, sparsity)
+
+
+def _sparsity_schedule(step: int, ramp_steps: int, sparsity: float) -> float:
     return sparsity * min(1.0, step / max(1, ramp_steps))
 
 
@@ -197,8 +253,15 @@ def topk_mask(w: Tensor, keep_fraction: float, structured: bool = False, dim: in
     ``structured=True``: the n units are the slices along ``dim`` (``dim=1``: input channels of a conv weight),
     ranked by their L2 norm, and the mask has ``w``'s shape. Ties are broken arbitrarily but the count is exact.
     """
-    if not 0.0 <= keep_fraction <= 1.0:
-        raise ValueError(f"keep_fraction must be in [0, 1], got {keep_fraction}")
+    validate.real("keep_fraction", keep_fraction, low=0.0, high=1.0)
+    if structured:
+        _check_groups(w, dim)
+    else:
+        validate.tensor("w", w, kind="float", non_empty=False)
+    return _topk_mask(w, keep_fraction, structured, dim)
+
+
+def _topk_mask(w: Tensor, keep_fraction: float, structured: bool = False, dim: int = 0) -> Tensor:
     scores = _group_norms(w.detach(), dim) if structured else w.detach().abs().flatten()
     keep = torch.zeros(scores.numel(), dtype=torch.bool, device=w.device)
     keep[torch.topk(scores, round(keep_fraction * scores.numel())).indices] = True
@@ -486,23 +549,23 @@ def _distill_layer(student: BlockNet, teacher: BlockNet, l: int, x: Tensor, mask
                 for n, d in targets:
                     w = state[n]
                     if method == "topk":
-                        keep = 1 - sparsity_schedule(t, ramp_steps, 1 - n_keep[n] / units[n])
-                        current[n] = topk_mask(w, keep, structured=d is not None, dim=d or 0)
+                        keep = 1 - _sparsity_schedule(t, ramp_steps, 1 - n_keep[n] / units[n])
+                        current[n] = _topk_mask(w, keep, structured=d is not None, dim=d or 0)
                         continue
-                    lam_t = lambda_schedule(t, ramp_steps, lam_max[n])
-                    w_prox = prox_l1(w, lam_t) if d is None else prox_group_l2(w, lam_t, dim=d)
+                    lam_t = _lambda_schedule(t, ramp_steps, lam_max[n])
+                    w_prox = _prox_l1(w, lam_t) if d is None else _prox_group_l2(w, lam_t, dim=d)
                     zeros = (w_prox == 0).flatten() if d is None else _group_norms(w_prox, d) == 0
                     if int(zeros.sum()) >= units[n] - n_keep[n]:
                         freeze = True
                     if freeze:  # cut exactly at the budget: the prox's own ranking (it zeroes smallest first)
                         info["prox_sparsity"][n] = float(zeros.float().mean())  # what λ alone had removed
-                        current[n] = topk_mask(w, n_keep[n] / units[n], structured=d is not None, dim=d or 0)
+                        current[n] = _topk_mask(w, n_keep[n] / units[n], structured=d is not None, dim=d or 0)
                     else:
                         w.copy_(w_prox)
                 if freeze:
                     for n, d in targets:
                         if n not in current:  # prox: another target triggered the freeze first
-                            current[n] = topk_mask(state[n], n_keep[n] / units[n], structured=d is not None,
+                            current[n] = _topk_mask(state[n], n_keep[n] / units[n], structured=d is not None,
                                                    dim=d or 0)
                     frozen, info["freeze_step"] = True, t
                     for n, d in targets:
@@ -585,6 +648,10 @@ def cross_distill(student: BlockNet | None, teacher: BlockNet, x: Tensor, *, los
     ``loss`` (per-step objective per block), ``layers`` (per block: the loss used, freeze step, sparsity the prox
     reached on its own, λ), ``time`` (seconds). The same ``seed`` gives the same student on the CPU.
     """
+    _check_cross_distill(student, teacher, x, loss=loss, mu=mu, alpha=alpha, beta=beta, steps=steps, lr=lr,
+                         optimizer=optimizer, prune=prune, sparsity=sparsity, method=method, lam=lam, ramp=ramp,
+                         views=views, feature_noise=feature_noise, quantize=quantize, finetune_steps=finetune_steps,
+                         finetune_lr=finetune_lr, y=y, seed=seed)
     start = time.perf_counter()
     set_seed(seed)
     kind = _kind(teacher)
@@ -638,6 +705,41 @@ def cross_distill(student: BlockNet | None, teacher: BlockNet, x: Tensor, *, los
     return student, info
 
 
+def _check_cross_distill(student, teacher, x, *, loss, mu, alpha, beta, steps, lr, optimizer, prune, sparsity,
+                         method, lam, ramp, views, feature_noise, quantize, finetune_steps, finetune_lr, y,
+                         seed) -> None:
+    """``cross_distill``'s arguments, once, before any layer is trained."""
+    validate.module("teacher", teacher, BlockNet)
+    if student is not None:
+        validate.module("student", student, BlockNet)
+    validate.tensor("x", x, ndim=4, kind="float")
+    validate.choice("loss", loss, LOSSES)
+    for name, value in (("mu", mu), ("alpha", alpha), ("beta", beta), ("ramp", ramp)):
+        validate.real(name, value, low=0.0, high=1.0)
+    validate.integer("steps", steps, low=0)
+    validate.real("lr", lr, low=0.0, low_open=True)
+    validate.choice("optimizer", optimizer, ("adam", "sgd"))
+    validate.choice("prune", prune, (None, "structured", "unstructured"))
+    if isinstance(sparsity, dict):
+        validate.indices("sparsity's blocks", list(sparsity), len(teacher.blocks))
+        for l, r in sparsity.items():
+            validate.real(f"sparsity[{l}]", r, low=0.0, high=1.0, high_open=True)
+    else:
+        validate.real("sparsity", sparsity, low=0.0, high=1.0, high_open=True)
+    validate.choice("method", method, ("prox", "topk"))
+    if lam is not None:
+        validate.real("lam", lam, low=0.0)
+    validate.integer("views", views, low=0)
+    validate.real("feature_noise", feature_noise, low=0.0)
+    if quantize is not None:
+        validate.integer("quantize", quantize, low=2)
+    validate.integer("finetune_steps", finetune_steps, low=0)
+    validate.real("finetune_lr", finetune_lr, low=0.0, low_open=True)
+    if y is not None:
+        validate.labels("y", y, rows=len(x))
+    validate.integer("seed", seed)
+
+
 def _finetune_(student: BlockNet, teacher: BlockNet, x: Tensor, y: Tensor | None, masks: dict[str, Tensor], *,
                steps: int, lr: float, optimizer: str) -> None:
     """A short full-batch fine-tune in eval mode that re-applies the masks after every step (method notes §4)."""
@@ -660,6 +762,8 @@ def _finetune_(student: BlockNet, teacher: BlockNet, x: Tensor, y: Tensor | None
 # ---------------------------------------------------------------------------------------------------------------
 
 def _check_shapes(student: BlockNet, teacher: BlockNet) -> None:
+    validate.module("student", student, BlockNet)
+    validate.module("teacher", teacher, BlockNet)
     if student.widths != teacher.widths or len(student.blocks) != len(teacher.blocks):
         raise ValueError("crossing layers needs the masked, teacher-shaped student (call it before shrink)")
 
@@ -673,6 +777,7 @@ def layer_errors(student: BlockNet, teacher: BlockNet, x: Tensor) -> dict[str, l
     input to the block; ``logits`` is ``‖o^T − o^S‖² / N``. Both nets are evaluated in eval mode.
     """
     _check_shapes(student, teacher)
+    validate.tensor("x", x, ndim=4, kind="float")
     modes = student.training, teacher.training
     student.eval()
     teacher.eval()

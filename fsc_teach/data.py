@@ -7,20 +7,26 @@ Every method in the course is compared on the *same* samples, so sampling lives 
 Data root: the ``root`` argument, else the ``FSC_DATA`` environment variable, else ``~/.cache/fsc-teach/data``.
 Fashion-MNIST is found, in this order, (1) already under the root, (2) in the Debian package
 ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``), decompressed into torchvision's raw layout,
-(3) through torchvision's normal download. MNIST and CIFAR-10 use torchvision's download.
+(3) through torchvision's normal download. MNIST and CIFAR-10 use torchvision's download. Prepared Fashion-MNIST
+files are checked on every load (size and IDX header); a damaged one is removed, with a warning, and prepared again
+from the first source that has it.
 """
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import shutil
 import tempfile
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from . import validate
 
 __all__ = [
     "DATASETS", "CLASS_NAMES", "DataUnavailableError", "data_root", "load_dataset", "load_tensors",
@@ -44,6 +50,9 @@ CLASS_NAMES: dict[str, list[str]] = {
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 _FMNIST_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                  "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+#: the IDX magic number of each decompressed file: 2051 = unsigned bytes in 3 dimensions (images), 2049 = 1 (labels)
+_FMNIST_MAGIC = {"train-images-idx3-ubyte": 2051, "train-labels-idx1-ubyte": 2049,
+                 "t10k-images-idx3-ubyte": 2051, "t10k-labels-idx1-ubyte": 2049}
 
 
 class DataUnavailableError(RuntimeError):
@@ -51,7 +60,7 @@ class DataUnavailableError(RuntimeError):
 
 
 def _check_name(name: str) -> str:
-    if name not in DATASETS:
+    if not isinstance(name, str) or name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; valid names are: {', '.join(sorted(DATASETS))}")
     return name
 
@@ -63,16 +72,52 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     return Path(root).expanduser()
 
 
+def _idx_problem(path: Path, name: str | None = None) -> str | None:
+    """Why the Fashion-MNIST IDX file ``name`` (default: the path's) at ``path`` is damaged, or None if intact.
+
+    An IDX file is a big-endian header (magic number, then one size per dimension) and the bytes; the header fixes
+    the file's length, so a truncated or padded copy is found from its size and 16 bytes, without reading it all.
+    """
+    magic = _FMNIST_MAGIC[name or path.name]
+    dims = magic - 2048  # the magic's last byte: the number of dimensions
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        header = f.read(4 + 4 * dims)
+    if len(header) < 4 + 4 * dims or int.from_bytes(header[:4], "big") != magic:
+        return f"its IDX header is missing or wrong ({size} bytes)"
+    shape = [int.from_bytes(header[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
+    expected = len(header) + math.prod(shape)
+    if size != expected:
+        return f"{size} bytes instead of the {expected} its header announces"
+    return None
+
+
+def _remove_damaged_fashion_mnist(raw: Path) -> list[str]:
+    """Delete damaged IDX files under ``raw`` (with a warning each) so they are prepared again; returns what went."""
+    removed = []
+    for f in _FMNIST_FILES:
+        path = raw / f
+        problem = _idx_problem(path) if path.is_file() else None
+        if problem:
+            warnings.warn(f"Fashion-MNIST file {path} is damaged ({problem}); removing it to prepare it again "
+                          "from its source", stacklevel=3)
+            path.unlink()
+            removed.append(f"{f} ({problem})")
+    return removed
+
+
 def prepare_fashion_mnist(root: str | os.PathLike | None = None,
                           source: str | os.PathLike | None = None) -> bool:
     """Decompress the Debian ``dataset-fashion-mnist`` files into ``<root>/FashionMNIST/raw``.
 
     The Debian ``.gz`` files are recompressed (their checksums differ from torchvision's list) but hold the
     real IDX data, which torchvision reads without touching the network. ``source`` defaults to the Debian folder.
-    Returns False if ``source`` lacks the files.
+    Returns False if ``source`` lacks the files. A damaged file already there (wrong size or IDX header, e.g. a
+    truncated copy) is removed with a warning and prepared again.
     """
     source = Path(DEBIAN_FASHION_MNIST if source is None else source)
     raw = data_root(root) / "FashionMNIST" / "raw"
+    _remove_damaged_fashion_mnist(raw)
     if not all((source / f"{f}.gz").is_file() for f in _FMNIST_FILES):
         return False
     raw.mkdir(parents=True, exist_ok=True)
@@ -83,6 +128,13 @@ def prepare_fashion_mnist(root: str | os.PathLike | None = None,
         try:  # write then rename, so an interrupted copy never leaves a truncated IDX file behind
             with gzip.open(source / f"{f}.gz", "rb") as src, os.fdopen(fd, "wb") as dst:
                 shutil.copyfileobj(src, dst)
+            problem = _idx_problem(Path(tmp), f)
+        except (OSError, EOFError) as err:  # a damaged .gz (gzip.BadGzipFile is an OSError)
+            problem = f"{type(err).__name__}: {err}"
+        try:
+            if problem:
+                warnings.warn(f"the source {source / f'{f}.gz'} is damaged ({problem}); not using it", stacklevel=2)
+                return False
             os.replace(tmp, raw / f)
         finally:
             if os.path.exists(tmp):
@@ -115,6 +167,8 @@ def load_dataset(name: str = "fashion_mnist", train: bool = True, root: str | os
         transform = transforms.Compose([transforms.ToTensor(),
                                         transforms.Normalize(DATASETS[name]["mean"], DATASETS[name]["std"])])
     cls = {"fashion_mnist": datasets.FashionMNIST, "mnist": datasets.MNIST, "cifar10": datasets.CIFAR10}[name]
+    # A damaged prepared file (a disk or copy fault) is removed here and prepared again below, from its source.
+    removed = _remove_damaged_fashion_mnist(root / "FashionMNIST" / "raw") if name == "fashion_mnist" else []
     try:
         return cls(root, train=train, transform=transform, download=False)
     except RuntimeError:
@@ -124,7 +178,9 @@ def load_dataset(name: str = "fashion_mnist", train: bool = True, root: str | os
     try:
         return cls(root, train=train, transform=transform, download=True)
     except Exception as err:  # urllib/HTTP/socket errors: never show the raw traceback to a student
-        raise DataUnavailableError(_how_to_get(name, root)) from err
+        damaged = (f"Damaged files were found and removed: {', '.join(removed)}; no intact source was available "
+                   "to prepare them again.\n") if removed else ""
+        raise DataUnavailableError(damaged + _how_to_get(name, root)) from err
 
 
 @lru_cache(maxsize=8)
@@ -153,9 +209,13 @@ def load_tensors(name: str = "fashion_mnist", train: bool = True,
 def few_shot_indices(targets: Tensor | np.ndarray | list, k: int, seed: int = 0,
                      classes: list[int] | None = None) -> Tensor:
     """Exactly ``k`` indices of every class (K-shot sampling), sorted, without duplicates, fixed by ``seed``."""
-    targets = torch.as_tensor(targets)
+    if not isinstance(targets, (Tensor, np.ndarray, list, tuple)):
+        raise TypeError(f"targets must be a 1-D tensor, array or list of class labels, got {validate.describe(targets)}")
+    targets = validate.labels("targets", torch.as_tensor(targets))
+    validate.integer("k", k)
     if k < 1:
         raise ValueError(f"k must be at least 1 (got k={k}): it is the number of samples drawn per class")
+    validate.integer("seed", seed)
     classes = sorted(torch.unique(targets).tolist()) if classes is None else list(classes)
     gen = torch.Generator().manual_seed(seed)
     chosen = []
@@ -170,6 +230,9 @@ def few_shot_indices(targets: Tensor | np.ndarray | list, k: int, seed: int = 0,
 
 def sample_indices(num_items: int, n: int, seed: int = 0) -> Tensor:
     """``n`` distinct indices out of ``range(num_items)`` drawn without regard to class, sorted, fixed by ``seed``."""
+    validate.integer("num_items", num_items, low=1)
+    validate.integer("n", n)
+    validate.integer("seed", seed)
     if not 1 <= n <= num_items:
         raise ValueError(f"cannot draw n={n} distinct samples from {num_items}; choose 1 <= n <= {num_items}")
     gen = torch.Generator().manual_seed(seed)
@@ -182,6 +245,8 @@ def augment_batch(x: Tensor, pad: int = 2, flip: bool = True, generator: torch.G
     Works on a whole batch ``(B, C, H, W)`` at once; zero is the normalised background's neighbourhood and is
     what a padded random crop fills with.
     """
+    validate.tensor("x", x, ndim=4, kind="float", non_empty=False)
+    validate.integer("pad", pad, low=0)
     b, _, h, w = x.shape
     out = x
     if pad > 0:
@@ -206,8 +271,8 @@ def mixup_batch(x: Tensor, alpha: float = 1.0, generator: torch.Generator | None
     Only the inputs are mixed: the layer-wise losses that use it (seed 002, Table 14) need no labels. The same
     ``generator`` state gives the same batch.
     """
-    if alpha <= 0:
-        raise ValueError(f"alpha must be positive (Beta(alpha, alpha)), got {alpha}")
+    validate.tensor("x", x, min_ndim=1, kind="float", non_empty=False)
+    validate.real("alpha", alpha, low=0.0, low_open=True)
     b = x.shape[0]
     perm = torch.randperm(b, generator=generator)
     seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
@@ -219,6 +284,11 @@ def mixup_batch(x: Tensor, alpha: float = 1.0, generator: torch.Generator | None
 def synthetic_dataset(n: int, shape: tuple[int, ...] = (3, 32, 32), num_classes: int = 10,
                       seed: int = 0) -> tuple[Tensor, Tensor]:
     """Random normalised images and balanced labels of a dataset's shape, for testing code paths offline."""
+    validate.integer("n", n, low=0)
+    if not isinstance(shape, (tuple, list)) or not all(isinstance(d, int) and d > 0 for d in shape):
+        raise TypeError(f"shape must be a tuple of positive ints such as (3, 32, 32), got {validate.describe(shape)}")
+    validate.integer("num_classes", num_classes, low=1)
+    validate.integer("seed", seed)
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn((n, *shape), generator=gen)
     y = torch.arange(n) % num_classes

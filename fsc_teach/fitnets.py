@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from . import validate
 from .losses import kd_loss
+from .models import BlockNet
 from .train import fit, seeded
 
 __all__ = ["Regressor", "hint_loss", "fitnet_two_stage", "fitnet_single_stage"]
@@ -45,6 +48,13 @@ class Regressor(nn.Module):
     def __init__(self, student_channels: int, teacher_channels: int, student_hw: int | tuple[int, int],
                  teacher_hw: int | tuple[int, int], relu: bool = True):
         super().__init__()
+        validate.integer("student_channels", student_channels, low=1)
+        validate.integer("teacher_channels", teacher_channels, low=1)
+        for name, hw in (("student_hw", student_hw), ("teacher_hw", teacher_hw)):
+            sizes = [hw] if isinstance(hw, numbers.Integral) else hw
+            if (not isinstance(sizes, (list, tuple)) or len(sizes) not in (1, 2)
+                    or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in sizes)):
+                raise TypeError(f"{name} must be a positive int or a pair (H, W), got {validate.describe(hw)}")
         (hs, ws), (ht, wt) = _pair(student_hw), _pair(teacher_hw)
         if hs < ht or ws < wt:
             raise ValueError(f"the guided layer ({hs}x{ws}) is smaller than the hint ({ht}x{wt}): pick a hint "
@@ -63,6 +73,9 @@ def hint_loss(regressed_student: Tensor, teacher_hint: Tensor, reduction: str = 
     use; the same gradient direction as the paper's, smaller by a constant, so it suits one learning rate across
     layers). ``reduction="paper"``: ``½`` the squared norm per sample, averaged over the batch.
     """
+    validate.tensor("regressed_student", regressed_student, min_ndim=2, kind="float")
+    validate.tensor("teacher_hint", teacher_hint, min_ndim=2, kind="float")
+    validate.choice("reduction", reduction, ("mean", "paper"))
     if regressed_student.shape != teacher_hint.shape:
         raise ValueError(f"regressed student {tuple(regressed_student.shape)} and hint {tuple(teacher_hint.shape)} "
                          "differ: the regressor must match the hint's channels and spatial size")
@@ -95,6 +108,27 @@ def _teacher_cache(teacher: nn.Module, x: Tensor, hint_block: int | None, batch_
     """``_teacher`` over all of ``x`` in batches, on the CPU: cached hints or logits, row ``i`` for ``x[i]``."""
     return torch.cat([_teacher(teacher, x[i:i + batch_size], hint_block).cpu()
                       for i in range(0, len(x), batch_size)])
+
+
+def _check_fitnet(student: nn.Module, teacher: nn.Module, x: Tensor, y: Tensor | None, guided_block: int,
+                  hint_block: int, regressor: nn.Module | None, **numbers_: float) -> None:
+    """The FitNets arguments ``fit`` does not see, once before training (``fit`` checks lr, epochs, ...)."""
+    validate.module("student", student, BlockNet)
+    validate.module("teacher", teacher, BlockNet)
+    validate.tensor("x", x, ndim=4, kind="float")
+    if y is not None:
+        validate.labels("y", y, rows=len(x))
+    validate.integer("guided_block", guided_block, low=0, high=len(student.blocks) - 1)
+    validate.integer("hint_block", hint_block, low=0, high=len(teacher.blocks) - 1)
+    if regressor is not None:
+        validate.module("regressor", regressor, nn.Module)
+    for name, value in numbers_.items():
+        if name == "T":
+            validate.real(name, value, low=0.0, low_open=True)
+        elif name.endswith("epochs"):
+            validate.integer(name, value, low=0)
+        else:
+            validate.real(name, value, low=0.0)
 
 
 def _check_cache(cache: bool, augment: bool | int) -> None:
@@ -166,6 +200,8 @@ def fitnet_two_stage(student: nn.Module, teacher: nn.Module, x: Tensor, y: Tenso
     Returns ``(student, {"stage1": history, "stage2": history})``; histories are ``train.fit``'s (stage 1 without
     accuracy; stage 2's ``lambda`` lists the per-step weights, and ``train_acc`` is absent without labels).
     """
+    _check_fitnet(student, teacher, x, y, guided_block, hint_block, regressor, stage1_epochs=stage1_epochs,
+                  stage2_epochs=stage2_epochs, T=T, lambda_start=lambda_start, lambda_end=lambda_end)
     _check_cache(cache, augment)
     labels = y if y is not None else torch.zeros(len(x), dtype=torch.long)  # fit wants labels; stage 1 ignores them
     with _eval_mode(teacher):
@@ -232,6 +268,8 @@ def fitnet_single_stage(student: nn.Module, teacher: nn.Module, x: Tensor, y: Te
     ``blocks[guided_block]`` output, ``f_t`` the teacher's ``blocks[hint_block]`` output. ``cache=True`` (no
     ``augment``) computes the teacher's hints once. Trains in place and returns ``(student, history)``.
     """
+    validate.labels("y", y, rows=len(validate.tensor("x", x, ndim=4, kind="float")))
+    _check_fitnet(student, teacher, x, y, guided_block, hint_block, regressor, epochs=epochs, beta=beta)
     _check_cache(cache, augment)
     with _eval_mode(teacher):
         if regressor is None:

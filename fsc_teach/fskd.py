@@ -21,11 +21,15 @@ Read top to bottom:
 from __future__ import annotations
 
 import copy
+import numbers
 from typing import Sequence
 
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
+
+from . import validate
+from .models import BlockNet
 
 __all__ = ["RIDGE", "fold_bn", "merge_pointwise", "solve_pointwise", "merge_into_block_", "fskd", "slimming_keep",
            "decouple_conv", "decouple"]
@@ -69,6 +73,11 @@ def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
 
     Works for any kernel, stride, padding, dilation and groups (BatchNorm scales whole output channels).
     """
+    validate.module("conv", conv, nn.Conv2d)
+    validate.module("bn", bn, nn.BatchNorm2d)
+    if bn.num_features != conv.out_channels:
+        raise ValueError(f"bn must have one feature per output channel of conv ({conv.out_channels}), got "
+                         f"BatchNorm2d({bn.num_features})")
     w, b = _folded(conv, bn)
     fused = _conv_like(conv, conv.out_channels, bias=True, groups=conv.groups)
     fused.weight.copy_(w)
@@ -77,6 +86,7 @@ def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
 
 
 def _as_matrix(q: Tensor) -> Tensor:
+    validate.tensor("q", q, kind="float", non_empty=False)
     if q.ndim == 4 and q.shape[2:] == (1, 1):
         q = q[:, :, 0, 0]
     if q.ndim != 2:
@@ -114,7 +124,10 @@ def merge_pointwise(conv: nn.Conv2d, q: Tensor, bias: Tensor | None = None) -> n
     a depthwise conv yields a *dense* full conv with ``groups`` times the weights. That is why network decoupling
     (Fig. 5) merges ``Q`` into the *pointwise* 1x1 conv of a depthwise-separable pair, an ordinary conv.
     """
+    validate.module("conv", conv, nn.Conv2d)
     q = _as_matrix(q)
+    if bias is not None and (validate.tensor("bias", bias, ndim=1, kind="float").shape != (q.shape[0],)):
+        raise ValueError(f"bias must have one entry per output channel of q ({q.shape[0]}), got {tuple(bias.shape)}")
     if q.shape[1] != conv.out_channels:
         raise ValueError(f"condition c1 of Theorem 1 fails: the 1x1 conv takes {q.shape[1]} input channels but "
                          f"the conv before it has {conv.out_channels} output channels")
@@ -203,6 +216,14 @@ def solve_pointwise(student_feats: Tensor, teacher_feats: Tensor, ridge: float =
     ``C' ≠ C`` the identity is the rectangular ``I[k, k] = 1`` (target channel k starts as student channel k).
     ``ridge=0`` is plain least squares; if it has many solutions, the one closest to the identity.
     """
+    validate.tensor("student_feats", student_feats, ndim=(2, 4), kind="float")
+    validate.tensor("teacher_feats", teacher_feats, ndim=(2, 4), kind="float")
+    s_rows, t_rows = (f.shape[:1] + f.shape[2:] for f in (student_feats, teacher_feats))
+    if teacher_feats.ndim != student_feats.ndim or s_rows != t_rows:
+        raise ValueError(f"teacher_feats must match student_feats in every dimension but the channels (dim 1): "
+                         f"got {tuple(teacher_feats.shape)} and {tuple(student_feats.shape)}")
+    validate.real("ridge", ridge, low=0.0)
+    validate.choice("bias", bias, (True, False))
     moments = _Moments()
     moments.add(student_feats, teacher_feats)
     return moments.solve(ridge, bias)
@@ -243,9 +264,12 @@ def merge_into_block_(block: nn.Module, q: Tensor, q0: Tensor | None = None, *,
     produces, so train-mode BatchNorm (fine-tuning later) starts close to the eval function; without it
     ``μ_u = 0, σ²_u = 1``. Without BatchNorm ``b''`` goes into the conv's bias (and must be zero if it has none).
     """
+    validate.module("block", block, nn.Module)
     conv, bn = _merge_site(block)
     q = _as_matrix(q)
     c = conv.out_channels
+    if q0 is not None and validate.tensor("q0", q0, ndim=1, kind="float").shape != (c,):
+        raise ValueError(f"q0 must have one entry per output channel ({c}), got shape {tuple(q0.shape)}")
     if q.shape != (c, c):
         raise ValueError(f"the merged block must keep its {c} output channels (Corollary 1, c3): q is "
                          f"{tuple(q.shape)}, expected ({c}, {c})")
@@ -336,6 +360,17 @@ def fskd(student: nn.Module, teacher: nn.Module, x: Tensor, *, kept: dict[int, T
     * Cost per sweep: one teacher pass and two student passes over ``x`` (each block's input is kept from the
       previous block, for all N images at once: memory for one activation map per network).
     """
+    validate.module("student", student, BlockNet)
+    validate.module("teacher", teacher, BlockNet)
+    validate.tensor("x", x, ndim=4, kind="float")
+    if kept is not None and not isinstance(kept, dict):
+        raise TypeError(f"kept must be a dict {{block: kept teacher channels}} or None, got {validate.describe(kept)}")
+    validate.integer("sweeps", sweeps, low=1)
+    validate.real("ridge", ridge, low=0.0)
+    if blocks is not None:
+        validate.indices("blocks", blocks, len(student.blocks))
+    validate.integer("seed", seed)
+    validate.integer("batch_size", batch_size, low=1)
     if len(student.blocks) != len(teacher.blocks):
         raise ValueError(f"student and teacher must have the same number of blocks "
                          f"({len(student.blocks)} vs {len(teacher.blocks)})")
@@ -406,6 +441,9 @@ def slimming_keep(model: nn.Module, ratio: float | Sequence[float]) -> dict[int,
     "filter-prune-ratio"), or one fraction per block. Every block keeps at least one channel. Returns
     ``{block: sorted kept indices}``, the ``kept`` format of ``fskd``. Needs blocks with a ``.bn`` BatchNorm2d.
     """
+    validate.module("model", model, BlockNet)
+    if not isinstance(ratio, (numbers.Real, Sequence)) or isinstance(ratio, (bool, str)):
+        raise TypeError(f"ratio must be a fraction or one fraction per block, got {validate.describe(ratio)}")
     gammas = []
     for j, block in enumerate(model.blocks):
         if not isinstance(getattr(block, "bn", None), nn.BatchNorm2d):
@@ -443,6 +481,8 @@ def decouple_conv(conv: nn.Conv2d, rank: int) -> nn.Sequential:
     depthwise conv with ``rank`` outputs per input channel and one pointwise conv; ``rank ≥ min(C_out, k²)`` is
     exact (rank is capped there). Parameters: ``C_in·rank·k² + rank·C_in·C_out`` instead of ``C_out·C_in·k²``.
     """
+    validate.module("conv", conv, nn.Conv2d)
+    validate.integer("rank", rank, low=1)
     if conv.groups != 1:
         raise ValueError("only an ordinary (groups=1) conv can be decoupled")
     cout, cin, kh, kw = conv.weight.shape
@@ -470,6 +510,10 @@ def decouple(model: nn.Module, rank: int, blocks: Sequence[int] | None = None) -
     The copy has a different structure from ``model.config``: save its ``state_dict`` only together with this
     recipe (``build_model`` rebuilds the undecoupled network).
     """
+    validate.module("model", model, BlockNet)
+    validate.integer("rank", rank, low=1)
+    if blocks is not None:
+        validate.indices("blocks", blocks, len(model.blocks))
     student = copy.deepcopy(model)
     for j in (range(len(student.blocks)) if blocks is None else blocks):
         block = student.blocks[j]

@@ -48,6 +48,8 @@ from typing import Any, Callable, ContextManager, Iterator, Mapping, MutableMapp
 import torch
 from tqdm.auto import tqdm
 
+from . import validate
+
 __all__ = ["cell_key", "load_cache", "run_grid", "default_workers", "dask_executor"]
 
 
@@ -236,6 +238,7 @@ def run_grid(fn: Callable[..., Any], cells: Sequence[Mapping[str, Any]], *, work
     picklable, ``workers`` caps the cells submitted at a time (default: all) and only this process writes the
     cache (see the module's notes on executors, workers that die and ``KilledWorker``).
     """
+    _check_grid(fn, cells, workers, cache)
     store: Any = _FileCache(cache) if isinstance(cache, (str, os.PathLike)) else ({} if cache is None else cache)
     keys = [cell_key(c) for c in cells]
     todo = list(dict.fromkeys(k for k in keys if k not in store))  # duplicates run once
@@ -262,6 +265,20 @@ def run_grid(fn: Callable[..., Any], cells: Sequence[Mapping[str, Any]], *, work
         torch.set_num_threads(threads)
         bar.close()
     return [store[k] for k in keys]
+
+
+def _check_grid(fn, cells, workers, cache) -> None:
+    if not callable(fn):
+        raise TypeError(f"fn must be a function called as fn(**cell), got {validate.describe(fn)}")
+    if isinstance(cells, (str, bytes, Mapping)) or not isinstance(cells, Sequence):
+        raise TypeError(f"cells must be a list of dicts of keyword arguments, got {validate.describe(cells)}")
+    for i, cell in enumerate(cells):
+        if not isinstance(cell, Mapping) or not all(isinstance(k, str) for k in cell):
+            raise TypeError(f"cells[{i}] must be a dict of keyword arguments, got {validate.describe(cell)}")
+    if workers is not None:
+        validate.integer("workers", workers, low=1)
+    if cache is not None and not isinstance(cache, (str, os.PathLike, MutableMapping)):
+        raise TypeError(f"cache must be a dict, a file path or None, got {validate.describe(cache)}")
 
 
 def dask_executor(address: str) -> ContextManager[Executor]:

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from . import validate
 from .checkpoint import freeze
 from .losses import kd_loss
 from .train import fit, get_device, predict
@@ -44,7 +45,21 @@ def check_teacher(student: nn.Module, teacher: nn.Module, params=None) -> None:
                              "distil from a deep copy")
 
 
+def _check(student: nn.Module | None, x: Tensor, y: Tensor | None, T: float, alpha: float | None = None) -> None:
+    """The distillation arguments ``fit`` does not see; ``fit`` checks the rest (epochs, lr, ...) before training."""
+    if student is not None:
+        validate.module("student", student, nn.Module)
+    validate.tensor("x", x, min_ndim=2, kind="float")
+    if y is not None:
+        validate.labels("y", y, rows=len(x))
+    validate.real("T", T, low=0.0, low_open=True)
+    if alpha is not None:
+        validate.real("alpha", alpha, low=0.0, high=1.0)
+
+
 def _prepare(student: nn.Module, teacher: nn.Module, fit_kwargs: dict) -> torch.device:
+    validate.module("student", student, nn.Module)
+    validate.module("teacher", teacher, nn.Module)
     for key in ("loss_fn", "aux"):
         if key in fit_kwargs:
             raise TypeError(f"{key}= is set by distillation itself; it cannot be passed through")
@@ -70,6 +85,10 @@ def distill(student: nn.Module, teacher: nn.Module, x: Tensor, y: Tensor | None 
     Without labels, the history's ``train_acc`` is agreement with the teacher's predicted class on the
     un-augmented images. Returns ``fit``'s history.
     """
+    _check(student, x, y, T, alpha)
+    if extra_loss is not None and not callable(extra_loss):
+        raise TypeError(f"extra_loss must be a function of no arguments returning a loss, got "
+                        f"{validate.describe(extra_loss)}")
     _prepare(student, teacher, fit_kwargs)
     if y is None:
         alpha = 1.0
@@ -96,6 +115,8 @@ def distill_from_logits(student: nn.Module, x: Tensor, teacher_logits: Tensor, y
     so ``augment`` is refused by ``fit``. Row ``i`` of the cache follows sample ``i`` through every shuffle because
     ``fit`` indexes ``x``, ``y`` and the cache with the same batch indices.
     """
+    _check(student, x, y, T, alpha)
+    validate.tensor("teacher_logits", teacher_logits, ndim=2, kind="float")
     if len(teacher_logits) != len(x):
         raise ValueError(f"teacher_logits has {len(teacher_logits)} rows for {len(x)} samples; compute them with "
                          "train.predict(teacher, x)")
@@ -148,6 +169,9 @@ def function_matching(student: nn.Module, teacher: nn.Module, x: Tensor, *, epoc
     schedules. ``train_acc`` in the history is a rough signal only: agreement with the teacher's class for the
     un-mixed image. Other keyword arguments go to ``train.fit``. Returns ``fit``'s history.
     """
+    _check(student, x, None, T)
+    if mixup:
+        validate.real("mixup_alpha", mixup_alpha, low=0.0, low_open=True)
     _prepare(student, teacher, fit_kwargs)
     wrapped = _SharedView(student, mixup_alpha if mixup else None, seed=fit_kwargs.get("seed", 0))
     y = predict(teacher, x).argmax(1)

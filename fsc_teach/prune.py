@@ -34,6 +34,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from . import validate
 from .models import BasicBlock, BlockNet, ConvBlock, build_model, count_flops, count_params
 
 __all__ = [
@@ -68,8 +69,9 @@ def magnitude_masks(model: nn.Module, sparsity: float, scope: str = "layer") -> 
     together, so layers with large weights keep more. Exactly ``round(sparsity · n)`` weights are pruned (per layer
     or in total). Weights that are already zero rank lowest, so repeated calls prune iteratively.
     """
-    if not 0.0 <= sparsity <= 1.0:
-        raise ValueError(f"sparsity must lie in [0, 1], got {sparsity}")
+    validate.module("model", model, nn.Module)
+    validate.real("sparsity", sparsity, low=0.0, high=1.0, high_open=True)
+    validate.choice("scope", scope, ("layer", "global"))
     weights = prunable_weights(model)
     if scope == "layer":
         return {name: _keep_largest(w.detach().abs(), w.numel() - _count(sparsity, w.numel()))
@@ -118,6 +120,17 @@ def _hook(module: nn.Module) -> None:
 @torch.no_grad()
 def apply_masks_(model: nn.Module, masks: dict[str, Tensor]) -> nn.Module:
     """Zero the weights where ``mask`` is False and keep them zero while training (see the module docstring)."""
+    validate.module("model", model, nn.Module)
+    if not isinstance(masks, dict):
+        raise TypeError(f"masks must be a dict {{weight name: bool mask}}, got {validate.describe(masks)}")
+    for name, mask in masks.items():
+        if not isinstance(name, str):
+            raise TypeError(f"masks keys must be weight names such as 'blocks.0.conv.weight', got {name!r}")
+        validate.tensor(f"masks[{name!r}]", mask, non_empty=False)
+        try:
+            _owner(model, name)
+        except AttributeError as err:  # get_submodule: no such module
+            raise ValueError(f"masks[{name!r}] names no layer of model ({err})") from None
     for name, mask in masks.items():
         module = _owner(model, name)
         if mask.shape != module.weight.shape:
@@ -192,13 +205,18 @@ def select_filters(scores: list[Tensor], ratios: float | dict[int, float]) -> di
     (other blocks keep everything). ``round(ratio · width)`` filters go, but at least one filter always stays.
     Each block is scored independently on the original weights (Li et al.'s "independent" strategy).
     """
+    if not isinstance(scores, (list, tuple)):
+        raise TypeError(f"scores must be a list of 1-D tensors, one per block, got {validate.describe(scores)}")
+    for i, s in enumerate(scores):
+        validate.tensor(f"scores[{i}]", s, ndim=1, kind="float")
     if not isinstance(ratios, dict):
+        validate.real("ratios", ratios, low=0.0, high=1.0)
         ratios = {i: float(ratios) for i in range(len(scores))}
     for i, r in ratios.items():
-        if not 0 <= i < len(scores):
-            raise ValueError(f"block index {i} out of range: the network has {len(scores)} blocks")
-        if not 0.0 <= r <= 1.0:
-            raise ValueError(f"block {i}: the fraction of filters removed must lie in [0, 1], got {r}")
+        if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(scores):
+            raise ValueError(f"block index {i!r} out of range: the network has {len(scores)} blocks")
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0.0 <= r <= 1.0:
+            raise ValueError(f"block {i}: the fraction of filters removed must lie in [0, 1], got {r!r}")
     keep = {}
     for i, s in enumerate(scores):
         n = s.numel()
@@ -208,6 +226,9 @@ def select_filters(scores: list[Tensor], ratios: float | dict[int, float]) -> di
 
 
 def _check_keep(model: BlockNet, keep: dict[int, Tensor]) -> list[Tensor]:
+    validate.module("model", model, BlockNet)
+    if not isinstance(keep, dict):
+        raise TypeError(f"keep must be a dict {{block: kept filter indices}}, got {validate.describe(keep)}")
     widths = model.widths
     out = []
     for i, w in enumerate(widths):
@@ -292,6 +313,7 @@ def l1_prune(model: BlockNet, ratios: float | dict[int, float]) -> tuple[BlockNe
     ``ratios``: fraction of filters removed, one float or ``{block: fraction}``. ``kept[i]`` is the sorted
     LongTensor of the *original* block i's output channels that survive (FSKD aligns teacher channels with it).
     """
+    validate.module("model", model, BlockNet)
     kept = select_filters(l1_filter_scores(model), ratios)
     return prune_filters(model, kept), kept
 
@@ -332,6 +354,7 @@ def scheme_ratios(name: str, model: BlockNet | None = None) -> dict[int, float]:
 
 def report(model: nn.Module, input_size: tuple[int, ...] = (1, 28, 28)) -> dict[str, float]:
     """Size of a (pruned) network: params, non-zero params, FLOPs (MACs) dense and non-zero, weight sparsity."""
+    validate.module("model", model, nn.Module)
     return {
         "params": count_params(model),
         "nonzero_params": count_params(model, nonzero=True),

@@ -16,9 +16,12 @@ symmetric grid, sized by the largest weight after clipping at three standard dev
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 from torch import Tensor, nn
+
+from . import validate
 
 __all__ = ["quant_scale", "quantize_tensor", "quantize_model", "clip_range", "quantize_clipped"]
 
@@ -31,12 +34,15 @@ def _levels(bits: int) -> int:
 
 def quant_scale(w: Tensor, bits: int, per_channel: bool = False) -> Tensor:
     """The step ``max|w| / (2^(bits-1) - 1)``: a scalar tensor, or shape ``(C_out, 1, ..., 1)`` per channel."""
+    validate.tensor("w", w, kind="float", non_empty=False)
     qmax = _levels(bits)
     w = w.detach()
     if per_channel and w.ndim > 1:
         amax = w.abs().reshape(w.shape[0], -1).amax(dim=1).view(-1, *([1] * (w.ndim - 1)))
     else:
-        amax = w.abs().amax()
+        amax = w.abs().amax() if w.numel() else w.new_zeros(())
+    if not bool(torch.isfinite(amax).all()):  # the step comes from max|w|: one inf or nan spoils every weight
+        raise ValueError("w must hold finite numbers, got inf or nan entries")
     # an all-zero tensor or channel: any positive step represents it exactly
     return torch.where(amax > 0, amax / qmax, torch.ones_like(amax))
 
@@ -44,6 +50,7 @@ def quant_scale(w: Tensor, bits: int, per_channel: bool = False) -> Tensor:
 @torch.no_grad()
 def quantize_tensor(w: Tensor, bits: int, per_channel: bool = False) -> Tensor:
     """Jacob et al. (2018) uniform quantization, zero point 0: ``w`` (any shape) on a ``bits``-bit grid, as floats."""
+    validate.tensor("w", w, kind="float", non_empty=False)
     qmax = _levels(bits)
     scale = quant_scale(w, bits, per_channel)
     return torch.clamp(torch.round(w / scale), -qmax, qmax) * scale
@@ -52,6 +59,7 @@ def quantize_tensor(w: Tensor, bits: int, per_channel: bool = False) -> Tensor:
 @torch.no_grad()
 def quantize_model(model: nn.Module, bits: int, per_channel: bool = False) -> nn.Module:
     """A deep copy of ``model`` with ``bits``-bit conv and linear weights (biases and BatchNorm untouched)."""
+    validate.module("model", model, nn.Module)
     _levels(bits)
     quantized = copy.deepcopy(model)
     for mod in quantized.modules():
@@ -63,8 +71,13 @@ def quantize_model(model: nn.Module, bits: int, per_channel: bool = False) -> nn
 @torch.no_grad()
 def clip_range(w: Tensor, clip_sigma: float | None = 3.0) -> float:
     """``max|w|`` after seed 002's three-sigma truncation of ``w`` to ``mean ± clip_sigma·std`` (``None``: no clip)."""
+    validate.tensor("w", w, kind="float")
+    if clip_sigma is not None:
+        validate.real("clip_sigma", clip_sigma, low=0.0)
     w = w.detach()
     amax = w.abs().max().item()
+    if not math.isfinite(amax):
+        raise ValueError("w must hold finite numbers, got inf or nan entries")
     if clip_sigma is not None and w.numel() > 1:
         amax = min(amax, abs(w.mean().item()) + clip_sigma * w.std().item())
     return amax
@@ -82,7 +95,10 @@ def quantize_clipped(w: Tensor, bits: int, clip_sigma: float | None = 3.0, amax:
     ``Q``. ``amax`` given (``clip_range`` of reference weights) fixes the grid, so the projection is onto one set
     while the weights move — what a proximal step needs (``cross.cross_distill(quantize=B)``).
     """
+    validate.tensor("w", w, kind="float")
     qmax = _levels(bits)
+    if amax is not None:
+        validate.real("amax", amax, low=0.0)
     w = w.detach()
     amax = clip_range(w, clip_sigma) if amax is None else float(amax)
     if not amax > 0:

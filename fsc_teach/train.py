@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from . import validate
 from .data import augment_batch
 
 __all__ = ["set_seed", "seeded", "get_device", "predict", "evaluate", "fit", "trainable_copy"]
@@ -51,10 +52,15 @@ def seeded(seed: int):
 
 
 def get_device(prefer: str | None = None) -> torch.device:
-    """``prefer`` or ``$FSC_DEVICE`` if set, else CUDA, then Apple MPS, then the CPU."""
-    prefer = prefer or os.environ.get("FSC_DEVICE")
+    """``prefer`` or ``$FSC_DEVICE`` if set, else CUDA, then Apple MPS, then the CPU.
+
+    A device this machine does not have (``FSC_DEVICE=cuda`` without CUDA, a typo) raises ``ValueError`` naming the
+    available ones, here rather than deep inside a training loop.
+    """
     if prefer:
-        return torch.device(prefer)
+        return validate.device("device", prefer)
+    if os.environ.get("FSC_DEVICE"):
+        return validate.device("FSC_DEVICE", os.environ["FSC_DEVICE"].strip())
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
@@ -73,7 +79,11 @@ def trainable_copy(model: nn.Module) -> nn.Module:
 @torch.no_grad()
 def predict(model: nn.Module, x: Tensor, batch_size: int = 1000, device: torch.device | str | None = None) -> Tensor:
     """Logits of ``model`` on ``x`` in eval mode, computed in batches, returned on the CPU."""
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    _check_inputs(model, x, batch_size)
+    if device is not None:
+        device = validate.device("device", device)
+    else:  # where the model's weights are; a model without any runs where x is
+        device = next(iter(model.parameters()), x).device
     was_training = model.training
     model.eval()
     try:
@@ -86,6 +96,8 @@ def predict(model: nn.Module, x: Tensor, batch_size: int = 1000, device: torch.d
 def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1000,
              device: torch.device | str | None = None) -> float:
     """Top-1 accuracy in [0, 1] of ``model`` on ``(x, y)``; the model's train/eval mode is restored afterwards."""
+    _check_inputs(model, x, batch_size)
+    validate.labels("y", y, rows=len(x))
     return (predict(model, x, batch_size, device).argmax(1) == y).float().mean().item()
 
 
@@ -104,13 +116,13 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, *, epochs: int = 10, batch_size:
     (default: all parameters). The history has ``epoch``, ``train_loss``, ``train_acc`` and, when ``val`` is
     given, ``val_acc``, plus the cumulative wall ``time`` in seconds.
     """
-    if len(x) != len(y) or len(x) == 0:
-        raise ValueError(f"x and y must be non-empty and of equal length (got {len(x)} and {len(y)})")
-    if aux is not None and (len(aux) != len(x) or augment):
+    _check_fit(model, x, y, loss_fn is None, epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
+               weight_decay=weight_decay, augment=augment, aux=aux, val=val, seed=seed)
+    if aux is not None and augment:
         raise ValueError("aux must have one row per sample of x and cannot be used with augment=True "
                          "(cached targets would not match the augmented view); compute them per batch instead")
     set_seed(seed)
-    device = get_device(device) if not isinstance(device, torch.device) else device
+    device = get_device(device)
     model.to(device)
     channels_last = device.type == "cpu" and x.ndim == 4  # ~1.4x faster convolutions on the CPU, same numbers
     if channels_last:
@@ -130,6 +142,7 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, *, epochs: int = 10, batch_size:
         sched = None
     else:
         raise ValueError(f"unknown schedule {schedule!r}; use 'cosine' or None")
+    classes_to_check = loss_fn is None
     loss_fn = loss_fn or (lambda logits, _xb, yb: nn.functional.cross_entropy(logits, yb))
     pad = 2 if augment is True else int(augment)
     gen = torch.Generator().manual_seed(seed)
@@ -151,6 +164,9 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, *, epochs: int = 10, batch_size:
             if channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             logits = model(xb)
+            if classes_to_check:  # once: the labels must index the model's outputs (cross-entropy's classes)
+                _check_classes(y, logits)
+                classes_to_check = False
             loss = loss_fn(logits, xb, yb) if aux is None else loss_fn(logits, xb, yb, aux[idx].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -172,3 +188,41 @@ def fit(model: nn.Module, x: Tensor, y: Tensor, *, epochs: int = 10, batch_size:
     if channels_last:
         model.to(memory_format=torch.contiguous_format)  # hand the model back as it came
     return history
+
+
+def _check_inputs(model: nn.Module, x: Tensor, batch_size: int) -> None:
+    validate.module("model", model, nn.Module)
+    validate.tensor("x", x, min_ndim=2, kind="float")
+    validate.dtype_of("x", x, "model", model)
+    validate.integer("batch_size", batch_size, low=1)
+
+
+def _check_fit(model: nn.Module, x: Tensor, y: Tensor, class_labels: bool, *, epochs, batch_size, lr, momentum,
+               weight_decay, augment, aux, val, seed) -> None:
+    """``fit``'s arguments, once before training; ``class_labels``: ``y`` feeds cross-entropy (no ``loss_fn``)."""
+    _check_inputs(model, x, batch_size)
+    if class_labels:
+        validate.labels("y", y, rows=len(x))
+    else:  # a custom loss_fn decides what y holds; it is still indexed like x
+        validate.same_rows("y", validate.tensor("y", y, non_empty=False), "x", x)
+    validate.integer("epochs", epochs, low=0)
+    validate.real("lr", lr, low=0.0)
+    validate.real("momentum", momentum, low=0.0)
+    validate.real("weight_decay", weight_decay, low=0.0)
+    if not isinstance(augment, bool):
+        validate.integer("augment", augment, low=0)
+    if aux is not None:
+        validate.same_rows("aux", validate.tensor("aux", aux), "x", x)
+    if val is not None:
+        if not isinstance(val, (tuple, list)) or len(val) != 2:
+            raise TypeError(f"val must be a pair (x_val, y_val) of tensors, got {validate.describe(val)}")
+        validate.tensor("val[0]", val[0], min_ndim=2, kind="float")
+        validate.labels("val[1]", val[1], rows=len(val[0]))
+    validate.integer("seed", seed)
+
+
+def _check_classes(y: Tensor, logits: Tensor) -> None:
+    if logits.ndim != 2:
+        raise ValueError(f"model must return (batch, classes) logits for cross-entropy, got shape "
+                         f"{tuple(logits.shape)}; pass a loss_fn for other outputs")
+    validate.labels("y", y, num_classes=logits.shape[1])

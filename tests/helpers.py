@@ -7,6 +7,21 @@ from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: (function, argument, bad value) for every distinct bad input the property tests tried (tests/test_properties.py);
+#: each one raised a ValueError/TypeError naming the argument, or the test failed.
+BAD_INPUTS: set[tuple[str, str, str]] = set()
+GOOD_RESULTS = [0]  # valid inputs whose results were compared with an oracle
+
+
+def clear_error(function: str, argument: str, given: str, call) -> None:
+    """Assert that ``call()`` raises ValueError or TypeError whose message names ``argument``; record the input."""
+    import pytest
+
+    with pytest.raises((ValueError, TypeError)) as info:
+        call()
+    assert argument in str(info.value), f"{function}: the error for {argument}={given} does not name it: {info.value}"
+    BAD_INPUTS.add((function, argument, given))
+
 
 def record_timings(name: str, figures: dict, file: str = "timings-tests.json") -> Path:
     """Merge ``{name: figures}`` into ``build/<file>`` (a JSON report of measured times); returns its path."""

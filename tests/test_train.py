@@ -68,7 +68,7 @@ def test_loss_fn_and_params_hooks():
 
 def test_bad_arguments():
     model = _tiny()
-    with pytest.raises(ValueError, match="equal length"):
+    with pytest.raises(ValueError, match="y must hold one label per sample"):
         fit(model, torch.zeros(4, 1, 28, 28), torch.zeros(3, dtype=torch.long), progress=False)
     with pytest.raises(ValueError, match="unknown optimizer"):
         fit(model, *_toy(8), optimizer="lbfgs", progress=False)
