@@ -40,13 +40,14 @@ notebooks: data
 
 # Unit tests (the nbgrader autograding of notebook 07 and the browser test of the site included), then every
 # notebook executed once at quick scale by nbval: every cell runs, the NBVAL_CHECK_OUTPUT cells match the committed
-# outputs, and the student edition's exercises are replayed (tests/ci_notebooks.py).
+# outputs, and the student edition's exercises are replayed (tests/ci_notebooks.py). Two notebooks run at a time
+# (pytest-xdist, one notebook per worker), which keeps the 2-core CI machine busy.
 test: data
 	@scripts/system-packages.sh chromium chromium-driver
 	$(PYTEST) -q -m "not classroom and not cluster" tests
 	$(BIN)/python tests/ci_notebooks.py build/ci
 	export FSC_SCALE=quick FSC_STATIC=1 PYTHONPATH=tests; $(PYTEST) -q -p no:cacheprovider -p nbval_timing --nbval-lax \
-		--nbval-current-env build/ci
+		--nbval-current-env -n 2 --dist loadfile build/ci
 
 # The edit-test loop: unit tests only, no notebook execution (under 2 minutes).
 test-fast: data

@@ -3,7 +3,9 @@
 Loaded with ``-p nbval_timing`` (``tests/`` on ``PYTHONPATH``). It sums the setup, call and teardown time of every
 cell of a notebook, prints a table at the end of the run, writes ``build/timings-quick-tests.json`` and flags a
 notebook over the `quick` budget (90 s on a 2-core CPU) with a line in the summary. Machines differ in speed by
-2× or more, so a time is a figure to read, not a test that can fail.
+2× or more, so a time is a figure to read, not a test that can fail. Under pytest-xdist (``make test`` runs two
+notebooks at a time) the workers' reports reach this hook in the controlling process, and the times include the
+wait for the core the other notebook is using.
 """
 from __future__ import annotations
 
