@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -32,6 +31,24 @@ def execute(path: Path, out: Path, scale: str, timeout: int | None = None) -> fl
     papermill.execute_notebook(str(path), str(out), cwd=str(path.parent), kernel_name="python3",
                                progress_bar=False, execution_timeout=timeout)
     return time.perf_counter() - start
+
+
+def commit_outputs(executed: Path, committed: Path) -> None:
+    """Copy an executed notebook over the committed one without papermill's bookkeeping.
+
+    papermill records the machine's paths (``input_path``) and per-cell timings in the metadata; neither belongs in
+    a committed notebook, and jupytext's pairing keeps only tags and nbgrader metadata in the cells.
+    """
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        for key in ("papermill", "execution"):
+            cell.metadata.pop(key, None)
+        if cell.metadata.get("tags") == []:
+            del cell.metadata["tags"]
+    nbformat.write(nb, committed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         timings[path.name] = round(seconds, 1)
         print(f"[{scale}] {path.name} done in {seconds:.0f} s", flush=True)
         if args.in_place:
-            shutil.copyfile(target, path)
+            commit_outputs(target, path)
     out.mkdir(parents=True, exist_ok=True)
     timings_path.write_text(json.dumps(timings, indent=2) + "\n")
     if not args.no_html and len(failed) < len(paths):
