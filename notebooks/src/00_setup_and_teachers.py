@@ -135,8 +135,8 @@ print(plots.markdown_table(rows))
 #
 # * **`vgg_fmnist`** — the course teacher: six 3×3 conv blocks (32, 32 | 64, 64 | 128, 128) with BatchNorm and a
 #   linear head; notebooks 01 and 03–07 compress it.
-# * **`cnn256_fmnist`** — seed 004's two-layer CNN with widths (256, 512), the teacher of its Table I; notebook
-#   02 distils it into the (16, 32) student.
+# * **`cnn256_fmnist`** — the two-layer CNN with widths (256, 512) that Rishikesh et al. (IIIT Dharwad report) use
+#   as the teacher of their Table I; notebook 02 distils it into the (16, 32) student.
 #
 # At `paper` scale the later notebooks use the CIFAR-10 VGG-16 and ResNet-56 (`vgg16_cifar10`,
 # `resnet56_cifar10`), trained on first use on your GPU (CIFAR-10 needs internet the first time).
@@ -229,7 +229,7 @@ display(Markdown(f"""
   {vgg_f / 1e9:.3f} GFLOPs; the paper's Table 10 reports 14.99 M and 0.314 G. With FSKD's single linear head we count
   {models.count_params(models.vgg16_cifar(head='linear')) / 1e6:.2f} M (paper: 14.72 M). ResNet-56:
   {models.count_params(models.resnet_cifar(56)) / 1e6:.2f} M parameters (He et al.: 0.85 M).
-* **Teachers.** Seed 004 reports its (256, 512) CNN at 97.78 % on MNIST and 69.72 % on CIFAR-10 (Table I). On
+* **Teachers.** Rishikesh et al. report their (256, 512) CNN at 97.78 % on MNIST and 69.72 % on CIFAR-10 (Table I). On
   Fashion-MNIST, which sits between the two in difficulty, the same architecture reaches
   **{100 * measured['cnn256_fmnist']:.2f} %** after {manifest['cnn256_fmnist']['fit_kwargs']['epochs']} epochs, and the
   course's VGG-style teacher **{100 * measured['vgg_fmnist']:.2f} %** with
@@ -314,11 +314,14 @@ if check.equal(my_pair, divmod(int(reference.argmax()), 10), what="most confused
 # ## References
 #
 # * H. Xiao, K. Rasul, R. Vollgraf. *Fashion-MNIST: a Novel Image Dataset for Benchmarking Machine Learning
-#   Algorithms.* arXiv:1708.07747, 2017.
-# * T. Li, J. Li, Z. Liu, C. Zhang. *Few Sample Knowledge Distillation for Efficient Network Compression.* CVPR 2020
-#   (seed 001) — the FSKD notebook's source; VGG-16 FLOPs convention.
-# * H. Bai, J. Wu, I. King, M. Lyu. *Few Shot Network Compression via Cross Distillation.* AAAI 2020 (seed 002) —
-#   VGG-16 with MLP head, Table 10.
-# * D. Rishikesh et al. *Compressing Neural Nets* (seed 004) — the (256, 512) CNN teacher, Table I.
-# * K. He, X. Zhang, S. Ren, J. Sun. *Deep Residual Learning for Image Recognition.* CVPR 2016 — CIFAR ResNets.
+#   Algorithms.* 2017. [arXiv:1708.07747](https://arxiv.org/abs/1708.07747)
+# * T. Li, J. Li, Z. Liu, C. Zhang. *Few Sample Knowledge Distillation for Efficient Network Compression.* CVPR 2020.
+#   [arXiv:1812.01839](https://arxiv.org/abs/1812.01839) — the FSKD notebook's source; VGG-16 FLOPs convention.
+# * H. Bai, J. Wu, I. King, M. Lyu. *Few Shot Network Compression via Cross Distillation.* AAAI 2020.
+#   [arXiv:1911.09450](https://arxiv.org/abs/1911.09450) — VGG-16 with MLP head, Table 10.
+# * D. Rishikesh, M. Sravan, S. Ajay Kumar, MSVSS Hanuma. *Compressing Neural Nets.* Student report, IIIT Dharwad
+#   (unpublished; no public link) — the (256, 512) CNN teacher, Table I.
+# * K. He, X. Zhang, S. Ren, J. Sun. *Deep Residual Learning for Image Recognition.* CVPR 2016.
+#   [arXiv:1512.03385](https://arxiv.org/abs/1512.03385) — CIFAR ResNets.
 # * K. Simonyan, A. Zisserman. *Very Deep Convolutional Networks for Large-Scale Image Recognition.* ICLR 2015.
+#   [arXiv:1409.1556](https://arxiv.org/abs/1409.1556)

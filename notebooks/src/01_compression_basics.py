@@ -1,10 +1,10 @@
 # %% [markdown]
 # # 01 · Compression basics: pruning and quantization
 #
-# Seed 004 (*Compressing Neural Nets*) begins where most compression projects begin: take a trained network,
-# remove weights (**pruning**) or store them with fewer bits (**quantization**), and see what it costs. This
-# notebook measures that cost on the course teacher, then asks the question the rest of the course answers:
-# *once a network is compressed, how much of its accuracy can we win back — and with how little data?*
+# Rishikesh et al. (*Compressing Neural Nets*, IIIT Dharwad report) begin where most compression projects begin:
+# take a trained network, remove weights (**pruning**) or store them with fewer bits (**quantization**), and see
+# what it costs. This notebook measures that cost on the course teacher, then asks the question the rest of the
+# course answers: *once a network is compressed, how much of its accuracy can we win back — and with how little data?*
 #
 # **Learning objectives.** After this notebook you can
 # 1. prune a network by weight magnitude, layer by layer or globally, and keep the pruned weights at zero while
@@ -232,9 +232,9 @@ print(f"unpruned teacher: {100 * base_acc:.2f} %")
 mean = lambda v: 100 * sum(v) / len(v)
 i90 = SPARSITIES.index(0.9) if 0.9 in SPARSITIES else -1
 display(Markdown(f"""
-Seed 004 reports that pruning a small six-layer network "with 5x sparsity" (80 % of its weights removed) kept its
-accuracy with minimal reduction, and that pruning worked less well for large networks; it gives no table for
-this stage. On the course teacher we measured, *without any retraining*: layer-wise magnitude pruning to
+Rishikesh et al. (IIIT Dharwad report) state that pruning a small six-layer network "with 5x sparsity" (80 % of
+its weights removed) kept its accuracy with minimal reduction, and that pruning worked less well for large
+networks; the report gives no table for this stage. On the course teacher we measured, *without any retraining*: layer-wise magnitude pruning to
 {100 * SPARSITIES[i90]:.0f} % sparsity gives {100 * curves['layer'][i90]:.2f} % (global: {100 * curves['global'][i90]:.2f} %)
 against {100 * base_acc:.2f} % unpruned; removing {100 * FILTER_FRACTIONS[-1]:.0f} % of every block's filters gives
 {100 * structured_acc[-1]:.2f} %; {BITS[-3]}-bit per-channel weights give {100 * q_acc['per channel'][-3]:.2f} % and
@@ -314,12 +314,16 @@ check.equal(my_params, models.count_params(prune.l1_prune(teacher, 0.5)[0]), wha
 # %% [markdown]
 # ## References
 #
-# * D. Rishikesh et al. *Compressing Neural Nets* (seed 004): pruning and quantization as a first stage.
+# * D. Rishikesh, M. Sravan, S. Ajay Kumar, MSVSS Hanuma. *Compressing Neural Nets.* Student report, IIIT Dharwad
+#   (unpublished; no public link) — pruning and quantization as a first stage.
 # * S. Han, J. Pool, J. Tran, W. Dally. *Learning both Weights and Connections for Efficient Neural Networks.*
-#   NeurIPS 2015 — magnitude pruning.
-# * S. Han, H. Mao, W. Dally. *Deep Compression.* ICLR 2016 — pruning, quantization and Huffman coding.
-# * H. Li, A. Kadav, I. Durdanovic, H. Samet, H. P. Graf. *Pruning Filters for Efficient ConvNets.* ICLR 2017 —
-#   L1-norm filter pruning (Eq. 1), the VGG-16 "pruned-A" scheme.
+#   NeurIPS 2015. [arXiv:1506.02626](https://arxiv.org/abs/1506.02626) — magnitude pruning.
+# * S. Han, H. Mao, W. Dally. *Deep Compression.* ICLR 2016. [arXiv:1510.00149](https://arxiv.org/abs/1510.00149) —
+#   pruning, quantization and Huffman coding.
+# * H. Li, A. Kadav, I. Durdanovic, H. Samet, H. P. Graf. *Pruning Filters for Efficient ConvNets.* ICLR 2017.
+#   [arXiv:1608.08710](https://arxiv.org/abs/1608.08710) — L1-norm filter pruning (Eq. 1), the VGG-16 "pruned-A"
+#   scheme.
 # * B. Jacob et al. *Quantization and Training of Neural Networks for Efficient Integer-Arithmetic-Only
-#   Inference.* CVPR 2018; R. Krishnamoorthi. *Quantizing deep convolutional networks for efficient inference: a
-#   whitepaper.* 2018 — uniform quantization, per-channel scales.
+#   Inference.* CVPR 2018. [arXiv:1712.05877](https://arxiv.org/abs/1712.05877); R. Krishnamoorthi. *Quantizing
+#   deep convolutional networks for efficient inference: a whitepaper.* 2018.
+#   [arXiv:1806.08342](https://arxiv.org/abs/1806.08342) — uniform quantization, per-channel scales.

@@ -5,8 +5,8 @@
 # recovers. Knowledge distillation (KD; Hinton, Vinyals & Dean 2015) changes *what* the small network learns from:
 # instead of one-hot labels it imitates the full output distribution of a large **teacher**. Those soft targets
 # say far more per image than a label does — "this sandal looks a bit like a sneaker and nothing like a coat".
-# Seed 004 (*Compressing Neural Nets*) reproduces the classic experiment: a wide two-conv CNN teacher (256, 512)
-# distilled into a tiny (16, 32) student. This notebook repeats it on Fashion-MNIST with error bars, then pulls
+# Rishikesh et al. (*Compressing Neural Nets*, IIIT Dharwad report) reproduce the classic experiment: a wide
+# two-conv CNN teacher (256, 512) distilled into a tiny (16, 32) student. This notebook repeats it on Fashion-MNIST with error bars, then pulls
 # the method apart: the temperature, the weight α, the choice of loss, and what happens with only 100 images.
 #
 # **Learning objectives.** After this notebook you can
@@ -22,8 +22,8 @@
 import os
 
 SCALE = os.environ.get("FSC_SCALE", "standard")  # "quick" | "standard" | "paper"
-TRAIN_SIZE = {"quick": 3_000, "standard": 20_000, "paper": 60_000}[SCALE]  # Table I training images (seed: all)
-EPOCHS = {"quick": 1, "standard": 5, "paper": 25}[SCALE]  # Table I epochs (seed 004: 25 on MNIST, 10 on CIFAR-10)
+TRAIN_SIZE = {"quick": 3_000, "standard": 20_000, "paper": 60_000}[SCALE]  # Table I training images (Rishikesh et al.: all)
+EPOCHS = {"quick": 1, "standard": 5, "paper": 25}[SCALE]  # Table I epochs (Rishikesh et al.: 25 on MNIST, 10 on CIFAR-10)
 EVAL_SIZE = {"quick": 1_000, "standard": 10_000, "paper": 10_000}[SCALE]  # test images per evaluation
 SEEDS = {"quick": [0], "standard": [0, 1, 2], "paper": [0, 1, 2, 3, 4]}[SCALE]
 T_MAIN, ALPHA_MAIN = 4.0, 0.9  # Table I's KD setting
@@ -77,8 +77,8 @@ print(f"compression: {models.count_params(teacher) / models.count_params(new_stu
       f"{models.count_flops(teacher) / models.count_flops(new_student(0)):.0f}x fewer FLOPs")
 
 # %% [markdown]
-# The teacher is seed 004's Keras-style CNN (`Conv(256, 3×3, stride 2) → LeakyReLU → MaxPool → Conv(512, 3×3,
-# stride 2) → Linear`); the student is the same shape with (16, 32) filters. Both come from `fsc_teach.models`.
+# The teacher is the CNN of the Keras example that Rishikesh et al. follow (`Conv(256, 3×3, stride 2) → LeakyReLU
+# → MaxPool → Conv(512, 3×3, stride 2) → Linear`); the student is the same shape with (16, 32) filters. Both come from `fsc_teach.models`.
 # The teacher was trained once by `python -m fsc_teach.zoo train cnn256_fmnist` and is loaded from the committed
 # checkpoint (notebook 00 shows how it was made and verified).
 #
@@ -139,7 +139,7 @@ plt.show()
 # %% [markdown]
 # ## 2. The loss, and three bugs that shipped
 #
-# Hinton et al.'s objective, in the form seed 004 writes as
+# Hinton et al.'s objective, in the form Rishikesh et al. write it,
 # "α·(loss of soft targets) + (1 − α)·(loss of hard targets)":
 #
 # $$ \mathcal{L}_{KD} = \alpha\, T^2\, \mathrm{KL}\!\left(p^t(T) \,\Vert\, p^s(T)\right)
@@ -212,11 +212,11 @@ print(f"T² x mean teacher entropy     = {teacher_entropy.item():.4f}")
 print(inspect.getsource(kd.distill_from_logits))
 
 # %% [markdown]
-# ## 3. Seed 004's Table I on Fashion-MNIST: scratch vs KD
+# ## 3. Table I of Rishikesh et al. on Fashion-MNIST: scratch vs KD
 #
 # The same (16, 32) student, the same initialisation and data order per seed, trained either on the labels alone
-# (cross-entropy, "scratch") or with KD at $T = 4$, $\alpha = 0.9$. Only the loss differs. Seed 004 trains on
-# all 60,000 MNIST images for 25 epochs; to stay within ten CPU minutes the `standard` scale uses the first
+# (cross-entropy, "scratch") or with KD at $T = 4$, $\alpha = 0.9$. Only the loss differs. Rishikesh et al.
+# train on all 60,000 MNIST images for 25 epochs; to stay within ten CPU minutes the `standard` scale uses the first
 # `TRAIN_SIZE` = 20,000 Fashion-MNIST images and 5 epochs (`paper` scale: all of them, 25 epochs).
 
 # %%
@@ -316,7 +316,7 @@ print(f"KD - scratch with {10 * FEW_K} images: {few_gain:+.2f} points ({len(SEED
 # %% [markdown]
 # ## 6. Function matching: a patient and consistent teacher
 #
-# Beyer et al. (2022), summarised in seed 004, argue that KD is *function matching*: the student should agree
+# Beyer et al. (CVPR 2022) argue that KD is *function matching*: the student should agree
 # with the teacher on every input it might see, not only on the training images. Their recipe:
 #
 # 1. **no labels** — only $\mathrm{KL}(p^t \Vert p^s)$ on the teacher's predictions;
@@ -360,23 +360,23 @@ plt.show()
 fm_keys = list(fm)
 noise = 100 * max(np.std(results["scratch"], ddof=1), np.std(results["KD"], ddof=1)) if len(SEEDS) > 1 else float("inf")
 verdict = ("KD helps by more than the seed-to-seed spread, as in the papers" if gain > noise else
-           "a gain of the size the method notes expect, but within about one standard deviation of seed noise: "
+           "a gain of the usual size, but within about one standard deviation of seed noise: "
            "with this few seeds it is suggestive, not conclusive" if gain > 0 else
            "KD did not beat scratch training here; the sweep below shows how much T and α matter")
 fm_diff = 100 * (np.mean(fm[fm_keys[1]]) - np.mean(fm[fm_keys[0]]))
 display(Markdown(f"""
-**Seed 004, Table I** reports the (256, 512) teacher at 97.78 % and the KD-trained (16, 32) student at 97.50 % on
-MNIST after 25 epochs, and 69.72 % vs 58.55 % on CIFAR-10 after 10 epochs. It gives **no scratch baseline**, so
+**Table I of Rishikesh et al.** reports the (256, 512) teacher at 97.78 % and the KD-trained (16, 32) student at
+97.50 % on MNIST after 25 epochs, and 69.72 % vs 58.55 % on CIFAR-10 after 10 epochs. It gives **no scratch baseline**, so
 it cannot say what KD added; the Keras example it follows shows the student within a fraction of a point of the
 teacher on MNIST. Hinton et al. report that a distilled MNIST net makes 74 test errors against 146 from scratch;
-the method notes give the usual CIFAR-10 gain as 0.5–1 point, with ±0.3–0.5 points of seed noise.
+on CIFAR-10, KD usually adds 0.5–1 point, against ±0.3–0.5 points of seed noise.
 
 **We measured** on Fashion-MNIST ({EPOCHS} epochs, {TRAIN_SIZE:,} images, {len(SEEDS)} seeds): teacher
 {100 * teacher_acc:.2f} %, student from scratch {plots.mean_std(results['scratch'])} %, student with KD
 {plots.mean_std(results['KD'])} %, a gain of **{gain:+.2f} points**
 — {verdict}.
 The student keeps {100 * np.mean(results['KD']) / teacher_acc:.1f} % of the teacher's accuracy with
-{models.count_params(teacher) / models.count_params(new_student(0)):.0f}× fewer parameters (seed 004's MNIST
+{models.count_params(teacher) / models.count_params(new_student(0)):.0f}× fewer parameters (Rishikesh et al.'s MNIST
 student kept {100 * 97.50 / 97.78:.1f} %). Fashion-MNIST is harder than MNIST, so the gap to the teacher is wider.
 
 With **100 labelled images** KD changed accuracy by **{few_gain:+.2f} points** ({plots.mean_std(few['scratch'])} →
@@ -470,9 +470,13 @@ check.equal(my_error, raised, what="distill refuses a teacher that is the studen
 # ## References
 #
 # - G. Hinton, O. Vinyals, J. Dean. *Distilling the Knowledge in a Neural Network.* NIPS Deep Learning Workshop,
-#   2015. (Eq. for $p_i(T)$, the $T^2$ factor in §2.1, MNIST results in §3.)
-# - Seed 004: *Compressing Neural Nets* — pruning, quantization, KD with T and α (Table I), function matching.
+#   2015. [arXiv:1503.02531](https://arxiv.org/abs/1503.02531) (Eq. for $p_i(T)$, the $T^2$ factor in §2.1, MNIST
+#   results in §3.)
+# - D. Rishikesh, M. Sravan, S. Ajay Kumar, MSVSS Hanuma. *Compressing Neural Nets.* Student report, IIIT Dharwad
+#   (unpublished; no public link) — pruning, quantization, KD with T and α (Table I), function matching.
 # - L. Beyer, X. Zhai, A. Royer, L. Markeeva, R. Anil, A. Kolesnikov. *Knowledge distillation: A good teacher is
-#   patient and consistent.* CVPR 2022.
-# - Keras code example *Knowledge Distillation* (K. Karim), the (256, 512) / (16, 32) CNNs seed 004 uses.
-# - H. Xiao, K. Rasul, R. Vollgraf. *Fashion-MNIST.* arXiv:1708.07747, 2017.
+#   patient and consistent.* CVPR 2022. [arXiv:2106.05237](https://arxiv.org/abs/2106.05237)
+# - K. Borup. *Knowledge Distillation.* Keras code example, 2020.
+#   [keras.io/examples/vision/knowledge_distillation](https://keras.io/examples/vision/knowledge_distillation/) —
+#   the (256, 512) / (16, 32) CNNs that Rishikesh et al. use.
+# - H. Xiao, K. Rasul, R. Vollgraf. *Fashion-MNIST.* 2017. [arXiv:1708.07747](https://arxiv.org/abs/1708.07747)

@@ -1,18 +1,18 @@
 # %% [markdown]
 # # 03 · Iterative knowledge distillation: chains, children and ancestors
 #
-# Notebook 02 distilled a big teacher into a small student in one jump. Seed 003 (*Iterative Knowledge
-# Distillation*, Yalburgi 2019) proposes to **compress step by step**: a parent teaches a somewhat smaller child,
-# the child becomes the next parent, and the chain stops when the accuracy has dropped too far from the original
-# model. It sketches four variants — Parent → Child, Parent → Children (keep the best child, or grow a tree),
+# Notebook 02 distilled a big teacher into a small student in one jump. Yalburgi (*Iterative Knowledge
+# Distillation*, unpublished manuscript, 2019) proposes to **compress step by step**: a parent teaches a somewhat
+# smaller child, the child becomes the next parent, and the chain stops when the accuracy has dropped too far from
+# the original model. It sketches four variants — Parent → Child, Parent → Children (keep the best child, or grow a tree),
 # Ancestors → Child (several parents teach one child) and Ancestors → Children — and two ways to shrink a VGG
 # (fewer blocks, narrower blocks), but leaves every result as a placeholder: *"x % reduction in memory footprint
 # with y % drop in performance"*. This notebook implements every variant, measures them on Fashion-MNIST, fills in
-# the sentence, and asks the question the seed does not: **does the stepwise path beat a single jump — or simply
-# training the small network — when all get the same number of epochs?**
+# the sentence, and asks the question the manuscript does not: **does the stepwise path beat a single jump — or
+# simply training the small network — when all get the same number of epochs?**
 #
 # **Learning objectives.** After this notebook you can
-# 1. write seed 003's loss — KL to the parent plus cross-entropy to the labels, with an optional hint — and run a
+# 1. write Yalburgi's loss — KL to the parent plus cross-entropy to the labels, with an optional hint — and run a
 #    Parent → Child chain that stops at an accuracy tolerance;
 # 2. build ever-smaller students by removing blocks or narrowing them, and read accuracy against parameters;
 # 3. explain why several parents are combined by averaging their *probabilities* and not their logits;
@@ -46,7 +46,7 @@ TREE_CHILDREN = 2  # keep="all": every child has its own children, so the tree g
 ANCESTORS = 2  # Ancestors -> Child: parent and grandparent teach together
 TOLERANCE = {"quick": 0.5, "standard": 0.10, "paper": 0.02}[SCALE]  # accepted drop in validation accuracy (the
 # widget explores others): generous at `standard`, where each child gets only EPOCHS epochs on N_TRAIN images
-T, ALPHA, BATCH = 4.0, 0.5, 128  # ALPHA = 0.5: seed 003 weighs KL and CE equally
+T, ALPHA, BATCH = 4.0, 0.5, 128  # ALPHA = 0.5: Yalburgi 2019 weighs KL and CE equally
 
 # %%
 import inspect
@@ -83,7 +83,7 @@ print(f"teacher accuracy: validation {100 * root.val_acc:.2f} % ({N_VAL:,} image
 # %% [markdown]
 # ## 1. The loss and the parents
 #
-# Seed 003 (§4.3) trains every child with
+# Yalburgi (2019, §4.3) trains every child with
 #
 # $$\mathcal{L} \;=\; \mathrm{KL}\big(\text{Parent} \,\|\, \text{Child}\big) \;+\; \mathrm{CE}\big(y, \hat y\big),$$
 #
@@ -93,7 +93,7 @@ print(f"teacher accuracy: validation {100 * root.val_acc:.2f} % ({N_VAL:,} image
 # $$\mathcal{L} = \alpha\,T^2\,\mathrm{KL}\!\left(\mathrm{softmax}(z_p/T)\,\big\|\,\mathrm{softmax}(z_c/T)\right)
 # + (1-\alpha)\,\mathrm{CE}(y, z_c) + \beta\,\big\|\,r(h_c) - h_p\big\|^2 ,$$
 #
-# with $\alpha = 1/2$ (the seed's equal weights, up to a factor 2), $T = 4$, and the hint — a 1x1 regressor $r$
+# with $\alpha = 1/2$ (Yalburgi's equal weights, up to a factor 2), $T = 4$, and the hint — a 1x1 regressor $r$
 # from the child's last block $h_c$ to the parent's $h_p$ — switched on by `hint_block=-1`. The factor $T^2$ keeps
 # the soft term's gradient independent of $T$ (notebook 02).
 #
@@ -125,9 +125,9 @@ for label, target in [("parent A", F.softmax(z_a, 1)), ("parent B", F.softmax(z_
 # half on class 2, class 1 still modest.
 #
 # Every parent is deep-copied and frozen (`eval()`, no gradients) before it teaches, and `teach` refuses a child
-# that *is* a parent — a bug a popular library shipped in its Born-Again networks (method notes §1). Without
-# augmentation and hint, a parent's logits on the training images are computed once and reused by every child and
-# every epoch: exact, because the child sees exactly those images.
+# that *is* a parent — a bug a popular library shipped in its Born-Again networks (Furlanello et al., ICML 2018).
+# Without augmentation and hint, a parent's logits on the training images are computed once and reused by every
+# child and every epoch: exact, because the child sees exactly those images.
 
 # %%
 print(f"iterative.teach{inspect.signature(iterative.teach)}\n    \"\"\"{iterative.teach.__doc__}\"\"\"")
@@ -135,8 +135,8 @@ print(f"iterative.teach{inspect.signature(iterative.teach)}\n    \"\"\"{iterativ
 # %% [markdown]
 # ## 2. Parent → Child chains with both shrinking strategies
 #
-# Seed 003 §4.2 shrinks a VGG in two ways. **Narrower blocks**: every block keeps its place but gets `factor` times
-# the channels (`iterative.shrink_width`). **Fewer blocks**: one conv is removed per generation, from the deepest
+# Yalburgi (2019, §4.2) shrinks a VGG in two ways. **Narrower blocks**: every block keeps its place but gets
+# `factor` times the channels (`iterative.shrink_width`). **Fewer blocks**: one conv is removed per generation, from the deepest
 # stage first, so every pool and the head stay (`iterative.shrink_blocks`). The schedules:
 
 # %%
@@ -296,7 +296,7 @@ display(Markdown("\n".join(
 # %% [markdown]
 # ## 5. Children and ancestors
 #
-# The other three variants of seed 003, on the first `VARIANT_DEPTH` generations of the narrower-blocks schedule,
+# Yalburgi's other three variants, on the first `VARIANT_DEPTH` generations of the narrower-blocks schedule,
 # seed 0, against the plain chain's generation `VARIANT_DEPTH` over the seeds of section 4:
 #
 # * **Parent → Children, keep best**: `CHILDREN` children per generation (different seeds); the one with the best
@@ -305,7 +305,7 @@ display(Markdown("\n".join(
 #   its best final leaf (chosen on validation) and the probability-averaging **ensemble of all final leaves**.
 # * **Ancestors → Child**: the parent and the grandparent teach together (`ANCESTORS = 2`, averaged probabilities).
 # * **Ancestors → Children**: both, keeping the best child.
-# * And seed 003's **three-term loss**: the plain chain with the hint on the last block (`hint_block=-1`).
+# * And Yalburgi's **three-term loss**: the plain chain with the hint on the last block (`hint_block=-1`).
 
 # %%
 start = time.perf_counter()
@@ -370,16 +370,16 @@ m = lambda v: 100 * sum(v) / len(v)
 equal_epochs = "; ".join(f"{strategy}: chain {m(r['chain']):.2f} %, direct distillation {m(r['direct']):.2f} %, "
                          f"from scratch {m(r['scratch']):.2f} %" for strategy, r in compare.items())
 display(Markdown(f"""
-Seed 003 reports no numbers: its abstract promises that iterative distillation "can compress original Deep-CNN
-model with x % reduction in memory footprint with y % drop in performance", for VGG-16/19 on MNIST and CIFAR-10,
-and its results section is empty. On `{DATASET}`, with the teacher `{TEACHER}`, {N_TRAIN:,} training
+Yalburgi (2019) reports no numbers: the manuscript's abstract promises that iterative distillation "can compress
+original Deep-CNN model with x % reduction in memory footprint with y % drop in performance", for VGG-16/19 on
+MNIST and CIFAR-10, and its results section is empty. On `{DATASET}`, with the teacher `{TEACHER}`, {N_TRAIN:,} training
 images, {EPOCHS} epoch(s) per generation and a tolerance of {100 * TOLERANCE:.1f} points of validation accuracy,
 we measured:
 
 * {sentences[0]};
 * {sentences[1]}.
 
-The seed suggests that the stepwise path "at times increases the performance" of the children. At equal epochs
+The manuscript suggests that the stepwise path "at times increases the performance" of the children. At equal epochs
 ({COMPARE_DEPTH * EPOCHS} in all) on the same final network, mean over {len(SEEDS)} seed(s): {equal_epochs}
 (section 4 states which gaps exceed the spread over seeds). Two cautions: every child here is trained for only
 {EPOCHS} epoch(s) on {N_TRAIN:,} images, so part of each drop is under-training rather than lost capacity, and the
@@ -463,15 +463,22 @@ print("time per section (s):", {k: round(v) for k, v in clock.items()})
 # %% [markdown]
 # ## References
 #
-# * S. Yalburgi. *Iterative Knowledge Distillation.* 2019 (seed 003) — Parent → Child, Parent → Children,
-#   Ancestors → Child(ren); fewer or narrower blocks; KL + CE (+ hint) loss.
+# * S. Yalburgi. *Iterative Knowledge Distillation.* Unpublished manuscript, 2019 (no public link) — Parent →
+#   Child, Parent → Children, Ancestors → Child(ren); fewer or narrower blocks; KL + CE (+ hint) loss.
 # * G. Hinton, O. Vinyals, J. Dean. *Distilling the Knowledge in a Neural Network.* NIPS Deep Learning Workshop
-#   2015 — temperature, soft targets, the $T^2$ factor, ensembles as teachers.
-# * C. Buciluă, R. Caruana, A. Niculescu-Mizil. *Model Compression.* KDD 2006; J. Ba, R. Caruana. *Do Deep Nets
-#   Really Need to be Deep?* NIPS 2014 — the origins of distillation cited by seed 003.
-# * A. Romero et al. *FitNets: Hints for Thin Deep Nets.* ICLR 2015 — the hint term and its regressor.
-# * T. Furlanello et al. *Born-Again Neural Networks.* ICML 2018 — generations of students teaching the next.
-# * S. I. Mirzadeh et al. *Improved Knowledge Distillation via Teacher Assistant.* AAAI 2020 — intermediate-size
-#   teachers between a large teacher and a small student: the closest published study of a two-step chain.
+#   2015. [arXiv:1503.02531](https://arxiv.org/abs/1503.02531) — temperature, soft targets, the $T^2$ factor,
+#   ensembles as teachers.
+# * C. Buciluă, R. Caruana, A. Niculescu-Mizil. *Model Compression.* KDD 2006.
+#   [doi:10.1145/1150402.1150464](https://doi.org/10.1145/1150402.1150464); J. Ba, R. Caruana. *Do Deep Nets
+#   Really Need to be Deep?* NIPS 2014. [arXiv:1312.6184](https://arxiv.org/abs/1312.6184) — the origins of
+#   distillation that Yalburgi cites.
+# * A. Romero et al. *FitNets: Hints for Thin Deep Nets.* ICLR 2015. [arXiv:1412.6550](https://arxiv.org/abs/1412.6550)
+#   — the hint term and its regressor.
+# * T. Furlanello et al. *Born-Again Neural Networks.* ICML 2018. [arXiv:1805.04770](https://arxiv.org/abs/1805.04770)
+#   — generations of students teaching the next.
+# * S. I. Mirzadeh et al. *Improved Knowledge Distillation via Teacher Assistant.* AAAI 2020.
+#   [arXiv:1902.03393](https://arxiv.org/abs/1902.03393) — intermediate-size teachers between a large teacher and a
+#   small student: the closest published study of a two-step chain.
 # * B. Lakshminarayanan, A. Pritzel, C. Blundell. *Simple and Scalable Predictive Uncertainty Estimation using
-#   Deep Ensembles.* NIPS 2017 — ensembles that average predicted probabilities.
+#   Deep Ensembles.* NIPS 2017. [arXiv:1612.01474](https://arxiv.org/abs/1612.01474) — ensembles that average
+#   predicted probabilities.

@@ -102,7 +102,7 @@ print(f"parameter ratio {models.count_params(teacher) / models.count_params(stud
 # convolution with kernel $(N_{g,1}-N_{h,1}+1)\times(N_{g,2}-N_{h,2}+1)$ produces exactly the hint's size — far
 # fewer weights than a fully connected regressor. When the spatial sizes agree the kernel is 1×1. Since
 # $u_h$ ends with a ReLU, the regressor ends with one too: it must produce the same *kind* of tensor as the hint
-# (method notes §2). The figure shows the placement used below: teacher block 3 (64 channels, 7×7) guides student
+# (post-ReLU here), or the MSE compares two different quantities. The figure shows the placement used below: teacher block 3 (64 channels, 7×7) guides student
 # block 3 (16 channels, 7×7).
 
 # %%
@@ -188,7 +188,8 @@ print(plots.markdown_table(reg_rows))
 #
 # Most code bases (RepDistiller, mdistiller, the PyTorch KD tutorial) implement instead a **single stage**,
 # $\mathcal{L} = \mathrm{CE}(y, P_S) + \beta\,\mathrm{MSE}\big(r(v_g), u_h\big)$ with $\beta \approx 100$, and call it
-# FitNet (method notes §2). We compare four ways to train the same student on the same images:
+# FitNet, although Romero et al. train in two stages. We compare four ways to train the same student on the same
+# images:
 #
 # | method | loss | uses the teacher's |
 # |---|---|---|
@@ -378,11 +379,10 @@ display(Markdown(f"""
 **Paper.** Romero et al. (2015, Table 1) train on all of CIFAR-10 (with augmentation, hundreds of epochs) a
 19-layer FitNet with 2.5 M parameters that reaches **91.61 %**, *above* its 9 M-parameter maxout teacher
 (**90.18 %**); they also report that their deepest thin students could not be trained from the labels or by KD
-alone, but could with a hint. In the few-sample setting, FSKD's authors (seed 001, Table 2) ran FitNet on
+alone, but could with a hint. In the few-sample setting, FSKD's authors (Li et al., CVPR 2020, Table 2) ran FitNet on
 filter-pruned VGG-16 students: 91.23 ± 0.41 % with 100 images and 92.13 ± 0.35 % with 500 (Prune-A; teacher
-92.66 %), 88.76 ± 0.51 % with 100 (Prune-B), in 48.5 s and 60.1 s; cross distillation (seed 002, Table 1) reports
-48.51 % for FitNet at one image per class on a harder VGG-16 student. (The numbers of Romero et al. are quoted from
-their paper, which is not among the course's seed files.)
+92.66 %), 88.76 ± 0.51 % with 100 (Prune-B), in 48.5 s and 60.1 s; cross distillation (Bai et al., AAAI 2020, Table 1) reports
+48.51 % for FitNet at one image per class on a harder VGG-16 student.
 
 **Measured** (scale `{SCALE}`; at `quick` the numbers are not meaningful). Our thin-deep student has
 {models.count_params(teacher) / models.count_params(student):.1f}× fewer parameters than the teacher
@@ -491,11 +491,14 @@ check.close(check.runs(my_counts, net, reg), (models.count_params(net), models.c
 # ## References
 #
 # * A. Romero, N. Ballas, S. E. Kahou, A. Chassang, C. Gatta, Y. Bengio. *FitNets: Hints for Thin Deep Nets.*
-#   ICLR 2015 — hint training (Eq. 3), the convolutional regressor, stage-2 KD (Eq. 2), Table 1.
-# * G. Hinton, O. Vinyals, J. Dean. *Distilling the Knowledge in a Neural Network.* 2015 — KD (notebook 02).
-# * T. Li, J. Li, Z. Liu, C. Zhang. *Few Sample Knowledge Distillation for Efficient Network Compression.* CVPR 2020
-#   (seed 001) — FitNet as the few-sample baseline, Table 2.
-# * H. Bai, J. Wu, I. King, M. Lyu. *Few Shot Network Compression via Cross Distillation.* AAAI 2020 (seed 002) —
-#   FitNet at K shots per class, Table 1.
-# * Y. Tian, D. Krishnan, P. Isola. *Contrastive Representation Distillation.* ICLR 2020 (RepDistiller) — the
-#   single-stage `CE + β·MSE` implementation most libraries follow.
+#   ICLR 2015. [arXiv:1412.6550](https://arxiv.org/abs/1412.6550) — hint training (Eq. 3), the convolutional
+#   regressor, stage-2 KD (Eq. 2), Table 1.
+# * G. Hinton, O. Vinyals, J. Dean. *Distilling the Knowledge in a Neural Network.* 2015.
+#   [arXiv:1503.02531](https://arxiv.org/abs/1503.02531) — KD (notebook 02).
+# * T. Li, J. Li, Z. Liu, C. Zhang. *Few Sample Knowledge Distillation for Efficient Network Compression.* CVPR 2020.
+#   [arXiv:1812.01839](https://arxiv.org/abs/1812.01839) — FitNet as the few-sample baseline, Table 2.
+# * H. Bai, J. Wu, I. King, M. Lyu. *Few Shot Network Compression via Cross Distillation.* AAAI 2020.
+#   [arXiv:1911.09450](https://arxiv.org/abs/1911.09450) — FitNet at K shots per class, Table 1.
+# * Y. Tian, D. Krishnan, P. Isola. *Contrastive Representation Distillation.* ICLR 2020.
+#   [arXiv:1910.10699](https://arxiv.org/abs/1910.10699) (code: RepDistiller) — the single-stage `CE + β·MSE`
+#   implementation most libraries follow.

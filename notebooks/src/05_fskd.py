@@ -1,8 +1,8 @@
 # %% [markdown]
 # # 05 · Few-sample knowledge distillation (FSKD): solve a 1x1 conv, then merge it away
 #
-# A pruned network has lost accuracy, and fine-tuning it needs labelled data and time. Li et al. (seed 001, CVPR
-# 2020) observe that the pruned *student* still computes features close to the *teacher's* — it only needs each
+# A pruned network has lost accuracy, and fine-tuning it needs labelled data and time. Li et al. (CVPR 2020)
+# observe that the pruned *student* still computes features close to the *teacher's* — it only needs each
 # block's output **re-mixed**. FSKD appends a 1x1 convolution $Q_j$ to every student block, *before* its
 # non-linearity, fits $Q_j$ by **least squares** so that the block's output matches the teacher's on a handful of
 # **unlabelled** images, and then **merges** $Q_j$ into the conv before it. The repaired student has exactly the
@@ -25,8 +25,8 @@ SCALE = os.environ.get("FSC_SCALE", "standard")  # "quick" | "standard" | "paper
 DATASET = {"quick": "fashion_mnist", "standard": "fashion_mnist", "paper": "cifar10"}[SCALE]
 TEACHER = {"quick": "vgg_fmnist", "standard": "vgg_fmnist", "paper": "vgg16_cifar10"}[SCALE]
 # Pruning schemes A/B/C, increasingly aggressive: a name in prune.SCHEMES or {block: fraction of filters removed}.
-# Paper: A is Li et al.'s VGG-16 "pruned-A"; B prunes 10 % more of those layers and 20 % of the others (seed 001,
-# Sec. 4.1); the paper's C iterates pruning + FSKD twice, approximated here by one stronger one-shot pruning.
+# Paper: A is the VGG-16 "pruned-A" of Li et al. 2017; B prunes 10 % more of those layers and 20 % of the others
+# (FSKD paper, Li et al. 2020, Sec. 4.1); the paper's C iterates pruning + FSKD twice, approximated here by one stronger one-shot pruning.
 SCHEMES = {"quick": {"A": "A", "B": "B", "C": "C"}, "standard": {"A": "A", "B": "B", "C": "C"},
            "paper": {"A": "vgg16-A",
                      "B": {**{i: 0.2 for i in range(1, 7)}, **{i: 0.6 for i in (0, 7, 8, 9, 10, 11, 12)}},
@@ -86,7 +86,7 @@ print(f"teacher {TEACHER}: widths {teacher.widths}, {models.count_params(teacher
 # %% [markdown]
 # ## 1. Theorem 1: a 1x1 conv after a conv is a conv
 #
-# **Theorem 1 (seed 001, Sec. 3.3).** A pointwise convolution $Q \in \mathbb{R}^{n'_o \times n'_i \times 1 \times 1}$
+# **Theorem 1 (Li et al. 2020, Sec. 3.3).** A pointwise convolution $Q \in \mathbb{R}^{n'_o \times n'_i \times 1 \times 1}$
 # can be merged into the convolution before it, $W \in \mathbb{R}^{n_o \times n_i \times k \times k}$, giving
 # $W' = Q \circ W \in \mathbb{R}^{n'_o \times n_i \times k \times k}$, if
 # **(c1)** $n_o = n'_i$ (Q reads exactly the conv's output channels) and
@@ -111,8 +111,8 @@ print(f"teacher {TEACHER}: widths {teacher.widths}, {models.count_params(teacher
 # $\mathrm{BN}(z)_c = \gamma_c (z_c - \mu_c)/\sqrt{\sigma_c^2+\varepsilon} + \beta_c$, so conv → BN is itself a conv
 # ("folding": scale each filter by $\gamma_c/\sqrt{\sigma_c^2+\varepsilon}$). FSKD's $Q$ sits *after* BN, so the
 # correct merge is: fold BN into the conv, then apply Theorem 1. Merging $Q$ into the conv *before* BN (what the
-# authors' published BN branch does, method notes §3) computes $\mathrm{BN}(QWx)$ instead of $Q\,\mathrm{BN}(Wx)$,
-# and a per-channel scaling does not commute with a dense $Q$. The package's implementation:
+# BatchNorm path of the authors' public code does; link in the references) computes $\mathrm{BN}(QWx)$ instead of
+# $Q\,\mathrm{BN}(Wx)$, and a per-channel scaling does not commute with a dense $Q$. The package's implementation:
 
 # %%
 print(inspect.getsource(fskd.fold_bn))
@@ -192,10 +192,10 @@ with torch.no_grad():
 # For block $j$, let $X^s_j$ be the student's pre-activation output and $X^t_j$ the teacher's, restricted to the
 # channels the student kept (Fig. 2 of the paper). Every pixel of every image is one equation; with a bias column
 # and a small ridge toward the identity (our addition: it keeps the problem well posed when there are fewer pixels
-# than channels, method notes §3),
+# than channels),
 #
 # $$ Q^*_j, q^*_{0,j} = \arg\min_{Q, q_0} \sum_{i=1}^N \sum_{p} \big\| Q\, x^s_{ij}(p) + q_0 - x^t_{ij}(p) \big\|^2
-#    + \lambda \|Q - I\|_F^2 \qquad \text{(seed 001, Eq. 1)}$$
+#    + \lambda \|Q - I\|_F^2 \qquad \text{(Li et al. 2020, Eq. 1)}$$
 #
 # which has the closed form $Q^{*\top} = (\bar X^\top \bar X + \lambda I)^{-1}(\bar X^\top \bar Y + \lambda I)$ on
 # centred features (solved in float64). **Algorithm 1** (FSKD-BCD) visits the blocks in order: block $j$'s
@@ -464,7 +464,7 @@ plots.show_table(table7)
 # %% [markdown]
 # ## 8. Table 6: a decoupled student (depthwise + pointwise)
 #
-# Network decoupling (Guo et al. 2018, Fig. 5 of seed 001) rewrites each 3x3 conv as a sum of $T$ depthwise-separable
+# Network decoupling (Guo et al. 2018; Fig. 5 of Li et al. 2020) rewrites each 3x3 conv as a sum of $T$ depthwise-separable
 # terms — exactly, for $T = 9$ — via one SVD per input channel (`fskd.decouple_conv`). Keeping fewer terms compresses
 # the network and damages it. Each decoupled block ends with a pointwise conv, an ordinary 1x1 conv, so FSKD's $Q$
 # merges into it (the depthwise conv is left untouched).
@@ -531,7 +531,7 @@ print(f"half-width student: {models.count_params(half):,} params; accuracy in %,
 # ## 10. What the paper reports vs what we measured
 
 # %%
-PAPER_T2 = {  # seed 001, Table 2 (VGG-16 on CIFAR-10): accuracy %, time s
+PAPER_T2 = {  # Li et al. 2020, Table 2 (VGG-16 on CIFAR-10): accuracy %, time s
     "A": {"before": 85.42, "FSKD": {100: (92.37, 4.8), 500: (92.46, 25.5)},
           "FitNet": {100: (91.23, 48.5), 500: (92.13, 139.2)}, "fine-tuning": {500: (90.25, 40.4)},
           "full": (92.54, 1059.6)},
@@ -582,7 +582,7 @@ fig3_lo = {m: 100 * v[0] for m, v in fig3.items()}
 t8_fskd, t8_fitnet, t8_sgd = ([100 * np.mean([t8[(m, n, d)] for d in T8_DRAWS]) for n in T8_N]
                               for m in ("FSKD", "FitNet", "SGD"))
 display(Markdown("\n".join([
-    f"Seed 001 reports, for VGG-16 on CIFAR-10 (Table 2), that FSKD beats FitNet and few-sample fine-tuning in every "
+    f"Li et al. (2020) report, for VGG-16 on CIFAR-10 (Table 2), that FSKD beats FitNet and few-sample fine-tuning in every "
     f"row while being about 10× faster than FitNet. On the Fashion-MNIST course teacher (scale `{SCALE}`, "
     f"{len(DRAWS)} draw(s), {EVAL_SIZE:,} test images; our FitNet/fine-tuning runs are short, {FT_STEPS} steps) we "
     f"measured:", "", *lines, "",
@@ -693,16 +693,22 @@ check.close(None if mine is None else mine[1], reference.bias.detach(), atol=1e-
 #
 # ## References
 #
-# * T. Li, J. Li, Z. Liu, C. Zhang. *Few Sample Knowledge Distillation for Efficient Network Compression.* CVPR 2020
-#   (seed 001) — Theorem 1, Eq. 1, Algorithm 1, Tables 2, 6, 7, 8, Figures 3–5.
+# * T. Li, J. Li, Z. Liu, C. Zhang. *Few Sample Knowledge Distillation for Efficient Network Compression.* CVPR 2020.
+#   [arXiv:1812.01839](https://arxiv.org/abs/1812.01839) — Theorem 1, Eq. 1, Algorithm 1, Tables 2, 6, 7, 8,
+#   Figures 3–5. The authors' public code, [github.com/LTH14/FSKD](https://github.com/LTH14/FSKD), differs from this
+#   notebook: `numpy.linalg.lstsq` without ridge, one sweep, and a BatchNorm path (`batch_norm=True` in
+#   `models/vgg.py`) that fits Q after BatchNorm but merges it into the conv before BatchNorm.
 # * A. Romero, N. Ballas, S. E. Kahou, A. Chassang, C. Gatta, Y. Bengio. *FitNets: Hints for Thin Deep Nets.*
-#   ICLR 2015 — the two-stage hint method compared here (notebook 04).
-# * H. Li, A. Kadav, I. Durdanovic, H. Samet, H. P. Graf. *Pruning Filters for Efficient ConvNets.* ICLR 2017 —
-#   L1-norm filter pruning, the "pruned-A" scheme (notebook 01).
+#   ICLR 2015. [arXiv:1412.6550](https://arxiv.org/abs/1412.6550) — the two-stage hint method compared here
+#   (notebook 04).
+# * H. Li, A. Kadav, I. Durdanovic, H. Samet, H. P. Graf. *Pruning Filters for Efficient ConvNets.* ICLR 2017.
+#   [arXiv:1608.08710](https://arxiv.org/abs/1608.08710) — L1-norm filter pruning, the "pruned-A" scheme
+#   (notebook 01).
 # * J. Guo, Y. Li, W. Lin, Y. Chen, J. Li. *Network Decoupling: From Regular to Depthwise Separable Convolutions.*
-#   BMVC 2018 — the decoupled students of Table 6.
+#   BMVC 2018. [arXiv:1808.05517](https://arxiv.org/abs/1808.05517) — the decoupled students of Table 6.
 # * Z. Liu, J. Li, Z. Shen, G. Huang, S. Yan, C. Zhang. *Learning Efficient Convolutional Networks through Network
-#   Slimming.* ICCV 2017 — the other pruning family FSKD is shown on (`fskd.slimming_keep`).
-# * S. Ioffe, C. Szegedy. *Batch Normalization.* ICML 2015 — the eval-mode affine map that is folded before merging.
-# * Method notes §3 (`shared/docs/method-notes.md`): how the authors' code differs (no ridge, one sweep, the BN
-#   branch that merges Q before BatchNorm).
+#   Slimming.* ICCV 2017. [arXiv:1708.06519](https://arxiv.org/abs/1708.06519) — the other pruning family FSKD is
+#   shown on (`fskd.slimming_keep`).
+# * S. Ioffe, C. Szegedy. *Batch Normalization: Accelerating Deep Network Training by Reducing Internal Covariate
+#   Shift.* ICML 2015. [arXiv:1502.03167](https://arxiv.org/abs/1502.03167) — the eval-mode affine map that is
+#   folded before merging.

@@ -4,7 +4,7 @@
 # FSKD (notebook 05) fixes each pruned block with a 1x1 conv solved in closed form. **Layer-wise distillation**
 # goes further: it retrains every student layer, earlier layers fixed, so that the layer's output matches the
 # teacher's. With a handful of images this over-fits, and the errors of early layers pile up in later ones.
-# Bai, Wu, King and Lyu (AAAI 2020, seed 002) *cross* the two networks: the student layer is also fed the
+# Bai, Wu, King and Lyu (AAAI 2020) *cross* the two networks: the student layer is also fed the
 # teacher's features (**correction**) and the teacher layer the student's (**imitation**), and the two are mixed,
 # either as a convex combination of losses or by mixing the features themselves (**soft** cross distillation).
 # Pruning — or quantization — happens during the same pass, as the regulariser of a proximal step.
@@ -156,13 +156,14 @@ print(inspect.getsource(cross.prox_group_l2))
 print(inspect.getsource(quantize.quantize_clipped))
 
 # %% [markdown]
-# **Where the authors' code differs from the paper** (method notes §4): it regresses raw conv outputs (no σ, before
-# BatchNorm), never implemented the soft (α, β) loss, uses hard top-k masks rather than the prox, and collected VGG
-# features in train mode (silently re-estimating BatchNorm on the few images). This notebook follows the paper for
-# the losses — block outputs, eval-mode BatchNorm — and, for the tables, the code's top-k (why: §3). The student
-# starts as a copy of the teacher (as in the code) and the first block, whose input is the image for both nets, is
-# not regressed. The `standard` scale runs a short schedule on the CPU (`STEPS` steps per layer on mini-batches of
-# `BATCH` images, see the parameters cell) instead of the code's 3,000 full-batch steps; §3 measures what that costs.
+# **Where the authors' code differs from the paper** (their public code; link in the references): it regresses
+# raw conv outputs (no σ, before BatchNorm), never implemented the soft (α, β) loss, uses hard top-k masks rather
+# than the prox, and collected VGG features in train mode (silently re-estimating BatchNorm on the few images).
+# This notebook follows the paper for the losses — block outputs, eval-mode BatchNorm — and, for the tables, the
+# code's top-k (why: §3). The student starts as a copy of the teacher (as in the code) and the first block, whose
+# input is the image for both nets, is not regressed. The `standard` scale runs a short schedule on the CPU
+# (`STEPS` steps per layer on mini-batches of `BATCH` images, see the parameters cell) instead of the code's 3,000
+# full-batch steps; §3 measures what that costs.
 #
 # Below, the structured "50 %" student: blocks 1–5 lose half their input channels, i.e. blocks 0–4 keep half
 # their filters and block 5 keeps all of them. Every method of the tables ends with exactly these widths.
@@ -488,7 +489,7 @@ looseness = bound["rhs"] / max(bound["ce_gap"], 1e-12)
 # ## 12. What the paper reports vs what we measured
 
 # %%
-PAPER_T1 = {  # seed 002, Table 1 (VGG-16, CIFAR-10, VGG-50 %), K = 1, 2, 3, 5, 10, 50
+PAPER_T1 = {  # Bai et al. 2020, Table 1 (VGG-16, CIFAR-10, VGG-50 %), K = 1, 2, 3, 5, 10, 50
     "L1-norm": [14.36] * 6, "BP": [49.24, 49.32, 51.39, 55.73, 57.48, 64.69],
     "FSKD": [47.91, 55.44, 61.76, 65.69, 72.20, 75.46], "FitNet": [48.51, 71.51, 76.22, 81.10, 85.40, 88.46],
     "Ours-NC": [65.57, 75.44, 78.40, 81.20, 84.07, 87.67], "Ours": [69.25, 80.65, 82.08, 84.91, 86.61, 87.64],
@@ -640,15 +641,24 @@ check.close(check.runs(my_ternary, w, a), quantize.quantize_clipped(w, 2), what=
 # %% [markdown]
 # ## References
 #
-# * H. Bai, J. Wu, I. King, M. Lyu. *Few Shot Network Compression via Cross Distillation.* AAAI 2020 (seed 002),
-#   with its appendix (Tables 8–19, the proof of Theorem 1); a student's summary of it (seed 000).
-# * T. Li, J. Li, Z. Liu, C. Zhang. *Few Sample Knowledge Distillation for Efficient Network Compression.* CVPR 2020
-#   (seed 001) — FSKD.
-# * A. Romero et al. *FitNets: Hints for Thin Deep Nets.* ICLR 2015.
+# * H. Bai, J. Wu, I. King, M. Lyu. *Few Shot Network Compression via Cross Distillation.* AAAI 2020.
+#   [arXiv:1911.09450](https://arxiv.org/abs/1911.09450), with its appendix (Tables 8–19, the proof of Theorem 1).
+#   The authors' public code: [github.com/haolibai/Cross-Distillation](https://github.com/haolibai/Cross-Distillation)
+#   (how it differs from the paper: end of section 2).
+# * T. Li, J. Li, Z. Liu, C. Zhang. *Few Sample Knowledge Distillation for Efficient Network Compression.* CVPR 2020.
+#   [arXiv:1812.01839](https://arxiv.org/abs/1812.01839) — FSKD.
+# * A. Romero et al. *FitNets: Hints for Thin Deep Nets.* ICLR 2015. [arXiv:1412.6550](https://arxiv.org/abs/1412.6550)
 # * H. Li, A. Kadav, I. Durdanovic, H. Samet, H. P. Graf. *Pruning Filters for Efficient ConvNets.* ICLR 2017.
-# * N. Parikh, S. Boyd. *Proximal Algorithms.* Foundations and Trends in Optimization, 2014 — Eq. 10/11's operators.
+#   [arXiv:1608.08710](https://arxiv.org/abs/1608.08710)
+# * N. Parikh, S. Boyd. *Proximal Algorithms.* Foundations and Trends in Optimization, 2014.
+#   [web.stanford.edu/~boyd/papers/prox_algs.html](https://web.stanford.edu/~boyd/papers/prox_algs.html) — Eq.
+#   10/11's operators.
 # * H. Zhang, M. Cisse, Y. N. Dauphin, D. Lopez-Paz. *mixup: Beyond Empirical Risk Minimization.* ICLR 2018.
+#   [arXiv:1710.09412](https://arxiv.org/abs/1710.09412)
 # * Y. Bengio, N. Léonard, A. Courville. *Estimating or Propagating Gradients Through Stochastic Neurons for
-#   Conditional Computation.* 2013 — the straight-through estimator behind lazy projection.
+#   Conditional Computation.* 2013. [arXiv:1308.3432](https://arxiv.org/abs/1308.3432) — the straight-through
+#   estimator behind lazy projection.
 #
-# Not covered: ThiNet and Channel Pruning (He et al. 2017), the paper's two layer-wise channel-selection baselines.
+# Not covered: ThiNet (Luo, Wu, Lin, ICCV 2017, [arXiv:1707.06342](https://arxiv.org/abs/1707.06342)) and Channel
+# Pruning (He, Zhang, Sun, ICCV 2017, [arXiv:1707.06168](https://arxiv.org/abs/1707.06168)), the paper's two
+# layer-wise channel-selection baselines.

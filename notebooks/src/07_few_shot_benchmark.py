@@ -170,9 +170,9 @@ plt.show()
 # The papers' headline orderings, each checked on the measured means above (✓ holds, ✗ does not), and whether
 # the deciding difference is larger than the seeds' spread (the two standard deviations added):
 #
-# * seed 001 (FSKD, Table 2): with 100 samples, FSKD > FitNet > few-sample fine-tuning;
-# * seed 002 (cross distillation, Table 1): at K = 1, cross distillation (Ours or Ours-S) beats no cross;
-# * seed 002: layer-wise distillation beats the baselines at K = 1, and by less as K grows.
+# * Li et al. 2020 (FSKD, Table 2): with 100 samples, FSKD > FitNet > few-sample fine-tuning;
+# * Bai et al. 2020 (cross distillation, Table 1): at K = 1, cross distillation (Ours or Ours-S) beats no cross;
+# * Bai et al. 2020 (Table 1): layer-wise distillation beats the baselines at K = 1, and by less as K grows.
 
 # %%
 found = benchmark.claims(rows)
@@ -316,10 +316,15 @@ print(f"Ours vs Ours-NC at K = {ks[0]} on {s0}: means {100 * np.mean(a):.2f} vs 
 # %% [markdown]
 # ## References
 #
-# * H. Bai, J. Wu, I. King, M. Lyu. *Few Shot Network Compression via Cross Distillation.* AAAI 2020 (seed 002) —
-#   the protocol: same students, K shots per class, five seeds, Tables 1, 7, 8.
-# * T. Li, J. Li, Z. Liu, C. Zhang. *Few Sample Knowledge Distillation for Efficient Network Compression.* CVPR 2020
-#   (seed 001) — FSKD and its comparison with FitNet and fine-tuning (Table 2).
-# * A. Romero et al. *FitNets: Hints for Thin Deep Nets.* ICLR 2015. G. Hinton, O. Vinyals, J. Dean.
-#   *Distilling the Knowledge in a Neural Network.* 2015. A. Yalburgi. *Iterative Knowledge Distillation* (seed 003).
+# * H. Bai, J. Wu, I. King, M. Lyu. *Few Shot Network Compression via Cross Distillation.* AAAI 2020.
+#   [arXiv:1911.09450](https://arxiv.org/abs/1911.09450) — the protocol: same students, K shots per class, five
+#   seeds, Tables 1, 7, 8.
+# * T. Li, J. Li, Z. Liu, C. Zhang. *Few Sample Knowledge Distillation for Efficient Network Compression.* CVPR 2020.
+#   [arXiv:1812.01839](https://arxiv.org/abs/1812.01839) — FSKD and its comparison with FitNet and fine-tuning
+#   (Table 2).
+# * A. Romero et al. *FitNets: Hints for Thin Deep Nets.* ICLR 2015. [arXiv:1412.6550](https://arxiv.org/abs/1412.6550)
+# * G. Hinton, O. Vinyals, J. Dean. *Distilling the Knowledge in a Neural Network.* 2015.
+#   [arXiv:1503.02531](https://arxiv.org/abs/1503.02531) — KD.
+# * S. Yalburgi. *Iterative Knowledge Distillation.* Unpublished manuscript, 2019 (no public link) — Iter-KD.
 # * H. Li, A. Kadav, I. Durdanovic, H. Samet, H. P. Graf. *Pruning Filters for Efficient ConvNets.* ICLR 2017.
+#   [arXiv:1608.08710](https://arxiv.org/abs/1608.08710)
