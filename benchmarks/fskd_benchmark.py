@@ -1,4 +1,4 @@
-"""FSKD vs FitNet vs few-sample fine-tuning on one L1-pruned student: accuracy and wall time (seed 001, Table 2).
+"""FSKD vs FitNet vs few-sample fine-tuning on one L1-pruned student: accuracy and wall time (Li et al. 2020, Table 2).
 
     python benchmarks/fskd_benchmark.py --scale standard [--json results.json]
 
@@ -6,7 +6,7 @@ The course teacher (``zoo.load_teacher("vgg_fmnist")``) is pruned once by the L1
 al. 2017; ``prune.SCHEMES``). For every N the *same* N training images (``data.sample_indices``, seed ``--seed``)
 go to three recoveries of copies of that *same* pruned student:
 
-* **FSKD** (seed 001, Algorithm 1): label-free, one least-squares solve per block, merged away;
+* **FSKD** (Li et al. 2020, Algorithm 1): label-free, one least-squares solve per block, merged away;
 * **FitNet** (Romero et al. 2015): two stages — hint training of the lower half (teacher block 3 -> student block 3
   through a 1x1 regressor), then KD with labels (Eq. 2) — on ``--steps`` optimiser steps in all;
 * **few-sample fine-tuning**: cross-entropy on the N labelled images for the same number of steps.
@@ -15,7 +15,7 @@ Timed: the wall time of each recovery (FitNet's and fine-tuning's whole training
 computed once and cached, which is faster than one teacher pass per step), and the **forward floor**: one
 teacher + one student forward pass over the N images, in eval mode — FSKD must at least see every image through
 both networks once, so it cannot beat this. FSKD and the floor are fast and noisy, so they are the median of
-``--repeats`` runs; the training runs are timed once. The script prints a Markdown table, checks the issue's
+``--repeats`` runs; the training runs are timed once. The script prints a Markdown table, checks the benchmark's
 targets (FSKD at least as accurate as FitNet and >= 10x faster; FSKD <= 5x the floor) and can write JSON.
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ from fsc_teach import data, fitnets, fskd, models, plots, prune, train, zoo  # n
 SCALES = {
     # quick: a smoke run (CI, tests): every code path, meaningless numbers
     "quick": dict(ns=[10, 100], steps=30, eval_size=1_000, repeats=1),
-    # standard: the issue's N = 10, 100, 500 on 5,000 test images, <= ~5 min on a 2-core CPU
+    # standard: N = 10, 100, 500 (the paper's Table 2: 100, 500) on 5,000 test images, <= ~5 min on a 2-core CPU
     "standard": dict(ns=[10, 100, 500], steps=150, eval_size=5_000, repeats=3),
 }
 HINT_BLOCK = GUIDED_BLOCK = 3  # the middle of the 6-block teacher and of its pruned copy
@@ -121,7 +121,7 @@ def run(scale: str = "standard", ns: list[int] | None = None, scheme: str = "B",
 
 
 def targets(info: dict) -> list[dict]:
-    """The issue's three targets for every N: accuracy, speed-up over FitNet, and FSKD vs the forward floor."""
+    """The benchmark's three targets for every N: accuracy, speed-up over FitNet, and FSKD vs the forward floor."""
     out = []
     for n in info["ns"]:
         rows = {r["method"]: r for r in info["rows"] if r["N"] == n}
@@ -146,7 +146,7 @@ def report(info: dict) -> str:
              "time / FSKD": f"{r['seconds'] / fskd_time[r['N']]:.1f}x",
              "time / forward floor": f"{r['seconds'] / r['floor_seconds']:.1f}x",
              "floor (s)": f"{r['floor_seconds']:.3f}"} for r in info["rows"]]
-    lines += [plots.markdown_table(rows), "", "Targets (issue 5; paper: Prune-A, 100 images, FSKD 4.8 s vs FitNet "
+    lines += [plots.markdown_table(rows), "", "Targets (Li et al. 2020, Table 2: Prune-A, 100 images, FSKD 4.8 s vs FitNet "
               "48.5 s, 92.37 % vs 91.23 %):", ""]
     t_rows = [{"N": t["N"],
                "FSKD acc. ≥ FitNet": f"{'yes' if t['fskd_minus_fitnet_acc'] >= 0 else 'no'} "

@@ -1,4 +1,4 @@
-"""The FSKD benchmark script runs end to end at a tiny setting and reports what the issue asks for. Its timing
+"""The FSKD benchmark script runs end to end at a tiny setting and reports its table and its targets. Its timing
 targets depend on the machine: the test reports them (build/timings-tests.json) and never fails on them."""
 import importlib.util
 import json

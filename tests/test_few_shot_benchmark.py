@@ -1,4 +1,4 @@
-"""The few-shot benchmark (notebook 07's grid): the plans cover the issue's grid, an interrupted run resumes to the
+"""The few-shot benchmark (notebook 07's grid): the plans cover the intended grid, an interrupted run resumes to the
 same table, and the paper-scale grid runs end to end on synthetic CIFAR-shaped data."""
 import csv
 import os
@@ -35,7 +35,7 @@ def _toy_world():
     return {"toy": teacher}, (x, y, x[:20], y[:20])
 
 
-def test_the_plans_hold_the_issues_grid():
+def test_the_plans_hold_the_benchmark_grid():
     std = benchmark.PLANS["standard"]
     assert std.ks == (1, 5, 10) and len(std.seeds) == 5
     assert sorted(s.kind for s in std.schemes) == ["structured", "unstructured"]

@@ -1,4 +1,4 @@
-"""Iterative distillation (seed 003): stopping rule, frozen separate parents, probability-averaging ensembles."""
+"""Iterative distillation (Yalburgi 2019): stopping rule, frozen separate parents, probability-averaging ensembles."""
 import copy
 import math
 

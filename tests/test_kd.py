@@ -1,4 +1,5 @@
-"""Distillation training: the teacher is frozen, separate, and sees exactly the student's batch (method notes §1)."""
+"""Distillation training: the teacher is frozen, separate, and sees exactly the student's batch (cached teacher
+logits must follow the student's sample order and augmentation)."""
 import copy
 
 import pytest

@@ -1,4 +1,4 @@
-"""Distillation losses against independent computations (method notes §1)."""
+"""Distillation losses against independent computations (Hinton et al. 2015; the pitfalls of notebook 02, §2)."""
 import math
 
 import pytest

@@ -76,7 +76,7 @@ def test_kd_loss(b, c_s, c_t, T, alpha, ds, dt, targets):
 
 
 def test_the_five_reported_cases_are_clear():
-    """The first case of the issue; the others are in test_validate.py."""
+    """Mismatched teacher and student logits name both shapes; the other reported mistakes are in test_validate.py."""
     with pytest.raises(ValueError, match=r"teacher_logits must have the shape of student_logits, \(4, 10\), "
                                          r"got \(4, 9\)"):
         kd_loss(torch.randn(4, 10), torch.randn(4, 9), T=2)

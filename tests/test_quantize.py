@@ -97,7 +97,7 @@ def test_fewer_than_two_bits_raises(bits):
         quantize_model(_model(), bits)
 
 
-# ------------------------------------------------------------------ seed 002's clipped projection (Tables 17–18)
+# ----------------------------------------------------------- Bai et al. 2020's clipped projection (Tables 17–18)
 
 @pytest.mark.parametrize("bits", [2, 3, 4])
 def test_clipped_projection_is_the_symmetric_grid_with_zero_and_idempotent(bits):

@@ -1,5 +1,5 @@
-"""A student's most common mistakes give clear errors (or repair themselves): the five cases of the argument-check
-issue, tried as a new user would, and the damaged-data repair on a copy of the data folder."""
+"""A student's most common mistakes give clear errors (or repair themselves): wrong arguments, tried as a new user
+would pass them, and the damaged-data repair on a copy of the data folder."""
 import gzip
 import warnings
 
