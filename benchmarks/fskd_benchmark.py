@@ -3,7 +3,7 @@
     python benchmarks/fskd_benchmark.py --scale standard [--json results.json]
 
 The course teacher (``zoo.load_teacher("vgg_fmnist")``) is pruned once by the L1-norm scheme ``--scheme`` (Li et
-al. 2017; ``prune.SCHEMES``). For every N the *same* N training images (``data.sample_indices``, seed ``--seed``)
+al. 2017; ``prune.FILTER_RATIOS``). For every N the *same* N training images (``data.sample_indices``, seed ``--seed``)
 go to three recoveries of copies of that *same* pruned student:
 
 * **FSKD** (Li et al. 2020, Algorithm 1): label-free, one least-squares solve per block, merged away;
@@ -76,7 +76,7 @@ def run(scale: str = "standard", ns: list[int] | None = None, scheme: str = "B",
     x_test, y_test = data.load_tensors("fashion_mnist", train=False)
     x_eval, y_eval = x_test[:cfg["eval_size"]], y_test[:cfg["eval_size"]]
     teacher = zoo.load_teacher("vgg_fmnist").eval()
-    pruned, kept = prune.l1_prune(teacher, prune.scheme_ratios(scheme, teacher))
+    pruned, kept = prune.l1_prune(teacher, prune.filter_ratios(scheme, teacher))
     pruned.eval()
     info = {"scale": scale, "scheme": scheme, "seed": seed, **cfg, "threads": torch.get_num_threads(),
             "teacher_acc": train.evaluate(teacher, x_eval, y_eval),
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", choices=sorted(SCALES), default="standard")
     parser.add_argument("--ns", type=int, nargs="+", help="numbers of samples (default: the scale's)")
-    parser.add_argument("--scheme", default="B", help="L1 pruning scheme of prune.SCHEMES (default B)")
+    parser.add_argument("--scheme", default="B", help="L1 pruning scheme of prune.FILTER_RATIOS (default B)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, help="optimiser steps for FitNet and fine-tuning")
     parser.add_argument("--eval-size", type=int, help="test images for the accuracies")

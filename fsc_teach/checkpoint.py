@@ -18,8 +18,7 @@ from torch import nn
 
 from .models import BlockNet, build_model
 
-__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "cached_model", "sha256", "atomic_write_bytes",
-           "freeze"]
+__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "cached_model", "sha256", "atomic_write_bytes"]
 
 FORMAT = 1
 
@@ -114,11 +113,3 @@ def cached_model(path: str | os.PathLike, train: Callable[[], tuple[BlockNet, di
     model, meta = train()
     save_checkpoint(path, model, meta)
     return model.to(map_location), meta
-
-
-def freeze(model: nn.Module) -> nn.Module:
-    """Eval mode and ``requires_grad=False`` on every parameter: how a teacher is held."""
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model

@@ -1,8 +1,8 @@
 """Datasets, few-shot sampling and tensor augmentation.
 
 Every method in the course is compared on the *same* samples, so sampling lives here, once:
-``few_shot_indices`` draws K labeled images per class (cross distillation's K-shot setting, seed 002) and
-``sample_indices`` draws N images without regard to class (FSKD's "N unlabeled samples", seed 001).
+``few_shot_indices`` draws K labeled images per class (cross distillation's K-shot setting, Bai et al., AAAI 2020) and
+``sample_indices`` draws N images without regard to class (FSKD's "N unlabeled samples", Li et al., CVPR 2020).
 
 Data root: the ``root`` argument, else the ``FSC_DATA`` environment variable, else ``~/.cache/fsc-teach/data``.
 Fashion-MNIST is found, in this order, (1) already under the root, (2) in the Debian package
@@ -268,7 +268,7 @@ def augment_batch(x: Tensor, pad: int = 2, flip: bool = True, generator: torch.G
 def mixup_batch(x: Tensor, alpha: float = 1.0, generator: torch.Generator | None = None) -> Tensor:
     """Mixup's images (Zhang et al. 2018): ``λ x_i + (1 − λ) x_π(i)``, ``λ ~ Beta(α, α)`` per image, π a permutation.
 
-    Only the inputs are mixed: the layer-wise losses that use it (seed 002, Table 14) need no labels. The same
+    Only the inputs are mixed: the layer-wise losses that use it (Bai et al., Table 14) need no labels. The same
     ``generator`` state gives the same batch.
     """
     validate.tensor("x", x, min_ndim=1, kind="float", non_empty=False)

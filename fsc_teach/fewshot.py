@@ -1,19 +1,20 @@
-"""Few-shot compression with every method of the course on one footing (seed 002's protocol; notebooks 06, 07).
+"""Few-shot compression with every method of the course on one footing (Bai et al.'s protocol; notebooks 06, 07).
 
-Seed 002's tables compare methods on *the same* pruned student and *the same* K images per class. Here a
+Bai et al. (AAAI 2020) compare methods on *the same* pruned student and *the same* K images per class. Here a
 ``Scheme`` fixes the student and ``compress(method, teacher, scheme, x, y)`` runs one method on the few samples:
 
 * ``Scheme("structured", 0.5)``: half the *input channels* of blocks 1 … L−1 removed (VGG-50%'s pattern: block
   l−1 loses half its filters; the last block keeps its width). Every method ends with the same widths: the
   baselines start from the L1-norm student (Li et al. 2017), cross distillation chooses its own channels while
-  it distils and is then physically shrunk (``cross.shrink``). For a ResNet the inner channels of every block.
+  it distils and is then physically shrunk (``prune.shrink``). For a ResNet the inner channels of every block.
 * ``Scheme("unstructured", 0.9)``: 90 % of the weights of those blocks' convs set to zero; the baselines start
   from layer-wise magnitude masks, which training keeps (``prune.apply_masks_``).
 
 ``METHODS`` (in the order of the papers' tables): ``L1-norm`` (no data), ``BP`` (fine-tune with the K-shot labels),
-``KD`` (Hinton KD, notebook 02), ``Iter-KD`` (a two-step Parent → Child chain, seed 003: prune half-way, distil,
-prune to the target, distil), ``FitNet`` (two-stage, notebook 04), ``FSKD`` (notebook 05; structured only — its
-1x1 merge would densify a sparse conv), ``Ours-NC``, ``Ours``, ``Ours-S`` (cross distillation, Eq. 1, 4, 8).
+``KD`` (Hinton KD, notebook 02), ``Iter-KD`` (a two-step Parent → Child chain, Yalburgi 2019: prune half-way,
+distil, prune to the target, distil), ``FitNet`` (two-stage, notebook 04), ``FSKD`` (notebook 05; structured
+only — its 1x1 merge would densify a sparse conv), ``Ours-NC``, ``Ours``, ``Ours-S`` (cross distillation, Eq. 1,
+4, 8).
 
 ``run_cell`` compresses and measures (test accuracy, parameters, FLOPs, time): the unit of ``grid.run_grid``.
 Every method draws randomness only from its own seeded generators (FitNet's regressor is built under
@@ -32,6 +33,7 @@ from torch import Tensor
 
 from . import cross, fitnets, fskd, kd, prune
 from .models import BasicBlock, BlockNet, count_flops, count_params
+from .students import l1_to_widths
 from .train import evaluate, fit, predict, trainable_copy
 
 __all__ = ["Scheme", "Settings", "METHODS", "applicable", "compress", "run_cell"]
@@ -108,7 +110,7 @@ def _cross(loss: str) -> Callable:
             batch_size=s.batch_size, method=s.prune_method, prune=scheme.kind,
             sparsity={b: scheme.sparsity for b in blocks}, seed=seed, progress=False, **s.extra)
         return student, info["masks"]  # teacher-shaped; compress() shrinks a structured one with the masks
-    method.__doc__ = f"Cross distillation with the {loss!r} loss, pruning while it distils (seed 002, Algorithm 1)."
+    method.__doc__ = f"Cross distillation with the {loss!r} loss, pruning while it distils (Bai et al., Algorithm 1)."
     return method
 
 
@@ -169,22 +171,15 @@ def _kd(teacher, scheme, x, y, seed, s):
     return student, None
 
 
-def _l1_to_widths(model: BlockNet, widths: list[int]) -> BlockNet:
-    """``model`` L1-pruned to exactly ``widths`` (filters with the largest L1 norm kept, Li et al. 2017)."""
-    scores = prune.l1_filter_scores(model)
-    keep = {i: torch.sort(torch.topk(sc, w).indices).values for i, (sc, w) in enumerate(zip(scores, widths))}
-    return trainable_copy(prune.prune_filters(model, keep))
-
-
 def _iter_kd(teacher, scheme, x, y, seed, s):
-    """Seed 003's Parent → Child chain in two steps of equal keep ratio, each child the pruned parent, KD each."""
+    """Yalburgi's (2019) Parent → Child chain in two steps of equal keep ratio, each child the pruned parent, KD each."""
     target = _start(teacher, scheme)[0]  # each of the two steps gets KD's budget
     if scheme.kind == "structured":
         mid_widths = [max(t, min(w, round(w * math.sqrt(t / w)))) for w, t in zip(teacher.widths, target.widths)]
-        child = _l1_to_widths(teacher, mid_widths)
+        child = l1_to_widths(teacher, mid_widths)
         _distill(child, teacher, x, y, seed, s)
         parent = copy.deepcopy(child).eval()
-        child = _l1_to_widths(parent, target.widths)
+        child = l1_to_widths(parent, target.widths)
     else:
         child = _magnitude_student(teacher, scheme, 1 - math.sqrt(1 - scheme.sparsity))
         _distill(child, teacher, x, y, seed, s)
@@ -207,7 +202,7 @@ def _fitnet(teacher, scheme, x, y, seed, s):
 
 
 def _fskd(teacher, scheme, x, y, seed, s):
-    """FSKD (seed 001): a 1x1 conv per block solved by least squares on the images, merged (notebook 05)."""
+    """FSKD (Li et al., CVPR 2020): a 1x1 conv per block solved by least squares on the images, merged (notebook 05)."""
     if scheme.kind != "structured":
         raise ValueError("FSKD applies to structured pruning only: merging its 1x1 conv Q into a sparse conv "
                          "(W' = Q W) fills in the zeros; use a structured scheme")
@@ -240,7 +235,7 @@ def compress(method: str, teacher: BlockNet, scheme: Scheme, x: Tensor, y: Tenso
 
 
 def _compress_masked(method, teacher, scheme, x, y, seed, settings) -> tuple[BlockNet, dict | None]:
-    """The method's student and, for cross distillation, its masks: teacher-shaped before ``cross.shrink``."""
+    """The method's student and, for cross distillation, its masks: teacher-shaped before ``prune.shrink``."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     teacher.eval()
@@ -252,7 +247,7 @@ def _shrunk(result: tuple[BlockNet, dict | None], scheme: Scheme) -> BlockNet:
     student, masks = result
     if masks is None or scheme.kind != "structured":
         return student
-    return cross.shrink(student, masks).eval()
+    return prune.shrink(student, masks).eval()
 
 
 def run_cell(method: str, teacher: BlockNet, scheme: Scheme, x: Tensor, y: Tensor, x_test: Tensor, y_test: Tensor,
@@ -262,8 +257,8 @@ def run_cell(method: str, teacher: BlockNet, scheme: Scheme, x: Tensor, y: Tenso
 
     ``cpu_s`` is the CPU time of the calling thread: with one intra-op thread per cell (``grid.run_grid``) it is the
     method's own compute, whatever runs beside it; ``wall_s`` includes waiting for shared cores. ``analyse(student)``,
-    if given, is stored under ``"analysis"``; it sees the student before ``cross.shrink`` (teacher-shaped for the
-    cross-distillation methods, so ``cross.layer_errors`` applies).
+    if given, is stored under ``"analysis"``; it sees the student before ``prune.shrink`` (teacher-shaped for the
+    cross-distillation methods, so ``analysis.layer_errors`` applies).
     """
     wall, cpu = time.perf_counter(), time.thread_time()
     masked = _compress_masked(method, teacher, scheme, x, y, seed, settings)

@@ -1,4 +1,4 @@
-"""FitNets (Romero et al., ICLR 2015; method notes §2): a teacher's middle layer as a hint for a thin student.
+"""FitNets (Romero et al., ICLR 2015): a teacher's middle layer as a hint for a thin student.
 
 The paper's method has two stages:
 
@@ -10,27 +10,28 @@ The paper's method has two stages:
 Most libraries (RepDistiller, mdistiller, the PyTorch KD tutorial) instead train one stage,
 ``CE + β·MSE(r(f_s), f_t)`` with ``β ≈ 100``, and call it FitNet: ``fitnet_single_stage``, the "library variant".
 
-Both use ``train.fit``; the student's features are reached by running its ``blocks`` one by one (no hooks on the
-student), and the teacher is only run in eval mode under ``torch.no_grad()``. Without augmentation the teacher's
+Both use ``train.fit`` with a loss that reads both networks' features through ``models.block_io``; the teacher is
+only run in eval mode under ``torch.no_grad()``. A ``Hint`` (block pair, regressor, weight) is the one hint term,
+also used by iterative KD's three-term loss (``kd.distill(..., hint=...)``). Without augmentation the teacher's
 hints and logits never change, so ``cache=True`` computes them once and hands them to ``fit`` as per-sample
-``aux`` targets (the same numbers, one teacher pass instead of one per epoch: most of the cost on a CPU).
+``extra`` targets (the same numbers, one teacher pass instead of one per epoch: most of the cost on a CPU).
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from . import validate
-from .losses import kd_loss
-from .models import BlockNet
-from .train import fit, seeded
+from .losses import hint_loss, kd_loss
+from .models import BlockNet, block_io
+from .train import eval_mode, fit, seeded
 
-__all__ = ["Regressor", "hint_loss", "fitnet_two_stage", "fitnet_single_stage"]
+__all__ = ["Regressor", "Hint", "kd_weights", "fitnet_two_stage", "fitnet_single_stage"]
 
 
 def _pair(hw: int | tuple[int, int]) -> tuple[int, int]:
@@ -42,7 +43,7 @@ class Regressor(nn.Module):
 
     A 1x1 conv when the spatial sizes agree, else the paper's "valid" conv with kernel ``H_s − H_t + 1``
     (fewer weights than a fully connected regressor). ``relu=True`` ends with a ReLU, for a post-ReLU hint: the
-    regressor must produce the same kind of tensor as the hint (method notes §2).
+    regressor must produce the same kind of tensor as the hint (Romero et al.: the hint is post-ReLU).
     """
 
     def __init__(self, student_channels: int, teacher_channels: int, student_hw: int | tuple[int, int],
@@ -66,40 +67,11 @@ class Regressor(nn.Module):
         return self.act(self.conv(x))
 
 
-def hint_loss(regressed_student: Tensor, teacher_hint: Tensor, reduction: str = "mean") -> Tensor:
-    """FitNets Eq. 3: ``½‖u_h − r(v_g)‖²`` between ``(B, C, H, W)`` maps; the teacher's side is detached.
-
-    ``reduction="mean"`` (default): the mean squared error over every element (``F.mse_loss``, what libraries
-    use; the same gradient direction as the paper's, smaller by a constant, so it suits one learning rate across
-    layers). ``reduction="paper"``: ``½`` the squared norm per sample, averaged over the batch.
-    """
-    validate.tensor("regressed_student", regressed_student, min_ndim=2, kind="float")
-    validate.tensor("teacher_hint", teacher_hint, min_ndim=2, kind="float")
-    validate.choice("reduction", reduction, ("mean", "paper"))
-    if regressed_student.shape != teacher_hint.shape:
-        raise ValueError(f"regressed student {tuple(regressed_student.shape)} and hint {tuple(teacher_hint.shape)} "
-                         "differ: the regressor must match the hint's channels and spatial size")
-    teacher_hint = teacher_hint.detach()
-    if reduction == "mean":
-        return F.mse_loss(regressed_student, teacher_hint)
-    if reduction == "paper":
-        return 0.5 * (regressed_student - teacher_hint).pow(2).flatten(1).sum(1).mean()
-    raise ValueError(f"unknown reduction {reduction!r}; use 'mean' or 'paper'")
-
-
-def _up_to(model: nn.Module, x: Tensor, block: int) -> Tensor:
-    """The output of ``model.blocks[block]`` (as ``models.block_io`` defines it)."""
-    h = model.stem(x)
-    for b in model.blocks[:block + 1]:
-        h = b(h)
-    return h
-
-
 @torch.no_grad()
 def _teacher(teacher: nn.Module, xb: Tensor, hint_block: int | None) -> Tensor:
     """Teacher logits (``hint_block=None``) or hint for the student's batch, on the student's device."""
     dev = next(teacher.parameters()).device
-    out = teacher(xb.to(dev)) if hint_block is None else _up_to(teacher, xb.to(dev), hint_block)
+    out = teacher(xb.to(dev)) if hint_block is None else block_io(teacher, xb.to(dev), upto=hint_block)[-1][1]
     return out.to(xb.device)
 
 
@@ -134,49 +106,58 @@ def _check_fitnet(student: nn.Module, teacher: nn.Module, x: Tensor, y: Tensor |
 def _check_cache(cache: bool, augment: bool | int) -> None:
     if cache and augment:
         raise ValueError("cache=True stores the teacher's outputs for the un-augmented images; with augment the "
-                         "student sees other views (method notes §1), so run the teacher per batch (cache=False)")
+                         "student sees other views, so run the teacher per batch (cache=False)")
 
 
-@contextlib.contextmanager
-def _eval_mode(model: nn.Module):
-    """``model`` in eval mode inside the block; its own mode (train or eval) is restored afterwards."""
-    mode = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(mode)
+@dataclass
+class Hint:
+    """One hint term: ``weight · hint_loss(regressor(student block output), teacher block output)`` (Eq. 3).
 
-
-@torch.no_grad()
-def _make_regressor(student: nn.Module, teacher: nn.Module, x: Tensor, guided_block: int, hint_block: int,
-                    seed: int) -> Regressor:
-    """A regressor sized by one probe batch; ``relu`` when the hint is non-negative (a post-ReLU hint)."""
-    with _eval_mode(student):
-        probe = x[:2].to(next(student.parameters()).device)
-        fs, ft = _up_to(student, probe, guided_block), _teacher(teacher, probe, hint_block)
-    with seeded(seed):  # the initialisation draws from the global RNG: keep other threads out (grid.run_grid)
-        return Regressor(fs.shape[1], ft.shape[1], tuple(fs.shape[2:]), tuple(ft.shape[2:]),
-                         relu=bool((ft >= 0).all())).to(probe.device)
-
-
-class _GuidedPart(nn.Module):
-    """Stage 1's network: the student's stem and blocks up to the guided one, then the regressor.
-
-    ``forward`` flattens its output to ``(B, C·H·W)`` because ``fit`` reads ``output.argmax(1)`` for accuracy.
-    The modules are shared with the student, so training this trains the student's lower part in place.
+    ``student_block``/``teacher_block`` index ``models.block_io``'s list (``-1``: the last block). ``loss`` takes
+    both networks' ``block_io`` lists, so the caller runs each network once per batch.
     """
 
-    def __init__(self, student: nn.Module, guided_block: int, regressor: nn.Module):
-        super().__init__()
-        self.stem, self.regressor = student.stem, regressor
-        self.blocks = nn.ModuleList(student.blocks[:guided_block + 1])
+    student_block: int
+    teacher_block: int
+    regressor: nn.Module
+    weight: float = 1.0
+    reduction: str = "mean"
 
-    def forward(self, x: Tensor) -> Tensor:
-        h = self.stem(x)
-        for block in self.blocks:
-            h = block(h)
-        return self.regressor(h).flatten(1)
+    def loss(self, student_io: list[tuple[Tensor, Tensor]], teacher_io: list[tuple[Tensor, Tensor]]) -> Tensor:
+        return hint_loss(self.regressor(student_io[self.student_block][1]), teacher_io[self.teacher_block][1],
+                         self.reduction)
+
+    @classmethod
+    @torch.no_grad()
+    def build(cls, student: BlockNet, teacher: nn.Module, x: Tensor, student_block: int, teacher_block: int, *,
+              weight: float = 1.0, relu: bool | None = None, seed: int | None = None) -> Hint:
+        """A hint whose ``Regressor`` is sized by one probe batch of ``x`` (both networks in eval mode).
+
+        ``relu=None``: a ReLU when the hint is non-negative (a post-ReLU hint). ``seed``: the regressor's
+        initialisation, drawn under ``train.seeded(seed)``; ``None`` draws from the global RNG as it stands.
+        """
+        with eval_mode(student):
+            probe = x[:2].to(next(student.parameters()).device)
+            fs = block_io(student, probe, upto=student_block)[-1][1]
+            ft = _teacher(teacher, probe, teacher_block)
+        relu = bool((ft >= 0).all()) if relu is None else relu
+        shape = fs.shape[1], ft.shape[1], tuple(fs.shape[2:]), tuple(ft.shape[2:])
+        if seed is None:
+            regressor = Regressor(*shape, relu=relu)
+        else:
+            with seeded(seed):  # the initialisation draws from the global RNG: keep other threads out (grid)
+                regressor = Regressor(*shape, relu=relu)
+        return cls(student_block, teacher_block, regressor.to(probe.device), weight)
+
+
+def kd_weights(steps: int, start: float = 4.0, end: float = 1.0) -> list[float]:
+    """FitNets' stage-2 weight λ of the KD term, decayed linearly from ``start`` to ``end`` over ``steps`` steps."""
+    return [start + (end - start) * min(i / max(steps - 1, 1), 1.0) for i in range(steps)]
+
+
+def _hint_part(student: BlockNet, guided_block: int, regressor: nn.Module) -> list[nn.Parameter]:
+    """Stage 1's parameters: the student's stem and blocks up to the guided one, then the regressor."""
+    return [p for m in (student.stem, regressor, *student.blocks[:guided_block + 1]) for p in m.parameters()]
 
 
 def fitnet_two_stage(student: nn.Module, teacher: nn.Module, x: Tensor, y: Tensor | None = None, *,
@@ -191,70 +172,49 @@ def fitnet_two_stage(student: nn.Module, teacher: nn.Module, x: Tensor, y: Tenso
     Stage 1 trains only the student's stem and blocks ``≤ guided_block`` plus ``regressor`` (built to fit if
     ``None``) on ``hint_loss`` against the teacher's ``blocks[hint_block]`` output — no labels. Stage 2 trains the
     whole student on ``λ·H(P_t^τ, P_s^τ)`` (+ ``CE(y)`` when labels are given) with ``τ = T`` and ``λ`` decayed
-    linearly per step from ``lambda_start`` to ``lambda_end``. Eq. 2 has no ``τ²`` factor, so ``kd_loss`` (which
-    has it) is divided by ``T²``; its KL differs from the paper's cross-entropy by the teacher's entropy, a constant.
+    linearly per step from ``lambda_start`` to ``lambda_end`` (``kd_weights``). Eq. 2 has no ``τ²`` factor, so
+    ``kd_loss`` (which has it) is divided by ``T²``; its KL differs from the paper's cross-entropy by the
+    teacher's entropy, a constant.
 
     ``cache=True`` (no ``augment``): the teacher's hints (stage 1) and logits (stage 2) are computed once before
     each stage instead of on every batch — the same targets, far fewer teacher passes.
 
-    Returns ``(student, {"stage1": history, "stage2": history})``; histories are ``train.fit``'s (stage 1 without
-    accuracy; stage 2's ``lambda`` lists the per-step weights, and ``train_acc`` is absent without labels).
+    Returns ``(student, {"stage1": History, "stage2": History})``, one ``train.fit`` history per stage: stage 1's
+    ``train_acc`` is NaN (the hint has no classes); without labels, stage 2's is agreement with the teacher.
     """
     _check_fitnet(student, teacher, x, y, guided_block, hint_block, regressor, stage1_epochs=stage1_epochs,
                   stage2_epochs=stage2_epochs, T=T, lambda_start=lambda_start, lambda_end=lambda_end)
     _check_cache(cache, augment)
-    labels = y if y is not None else torch.zeros(len(x), dtype=torch.long)  # fit wants labels; stage 1 ignores them
-    with _eval_mode(teacher):
-        if regressor is None:
-            regressor = _make_regressor(student, teacher, x, guided_block, hint_block, seed)
-        guided = _GuidedPart(student, guided_block, regressor)
+    common = dict(batch_size=batch_size, lr=lr, optimizer=optimizer, weight_decay=weight_decay, augment=augment,
+                  seed=seed, progress=progress)
+    with eval_mode(teacher):
+        hint = Hint.build(student, teacher, x, guided_block, hint_block, seed=seed) if regressor is None else \
+            Hint(guided_block, hint_block, regressor)
 
-        def stage1_loss(out: Tensor, xb: Tensor, _yb: Tensor, cached: Tensor | None = None) -> Tensor:
-            hint = _teacher(teacher, xb, hint_block) if cached is None else cached
-            return hint_loss(out.view_as(hint), hint)
+        def stage1_loss(model: nn.Module, xb: Tensor, _yb: Tensor, cached: Tensor | None) -> tuple[Tensor, None]:
+            hint_target = _teacher(teacher, xb, hint_block) if cached is None else cached
+            return hint_loss(hint.regressor(block_io(model, xb, upto=guided_block)[-1][1]), hint_target), None
 
-        aux1 = _teacher_cache(teacher, x, hint_block) if cache and stage1_epochs > 0 else None
-        h1 = fit(guided, x, labels, epochs=stage1_epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
-                 weight_decay=weight_decay, augment=augment, loss_fn=stage1_loss, aux=aux1, seed=seed,
-                 progress=progress, desc="FitNet stage 1 (hint)")
-        del aux1
-        h1.pop("train_acc")
+        labels = y if y is not None else torch.zeros(len(x), dtype=torch.long)  # stage 1 ignores them
+        h1 = fit(student, x, labels, epochs=stage1_epochs, loss_fn=stage1_loss, modules=[hint.regressor],
+                 params=_hint_part(student, guided_block, hint.regressor),
+                 extra=_teacher_cache(teacher, x, hint_block) if cache and stage1_epochs > 0 else None,
+                 desc="FitNet stage 1 (hint)", **common)
 
-        total = max(1, stage2_epochs * math.ceil(len(x) / batch_size))
-        lambdas: list[float] = []
+        lambdas = iter(kd_weights(max(1, stage2_epochs * math.ceil(len(x) / batch_size)), lambda_start, lambda_end))
 
-        def stage2_loss(logits: Tensor, xb: Tensor, yb: Tensor, cached: Tensor | None = None) -> Tensor:
-            lam = lambda_start + (lambda_end - lambda_start) * min(len(lambdas) / max(total - 1, 1), 1.0)
-            lambdas.append(lam)  # fit calls the loss once per step, so this counts the steps
+        def stage2_loss(model: nn.Module, xb: Tensor, yb: Tensor, cached: Tensor | None) -> tuple[Tensor, Tensor]:
+            logits = model(xb)
             t_logits = _teacher(teacher, xb, None) if cached is None else cached
-            loss = lam * kd_loss(logits, t_logits, T) / (T * T)
-            return (loss + F.cross_entropy(logits, yb)) if y is not None else loss
+            loss = next(lambdas) * kd_loss(logits, t_logits, T) / (T * T)  # fit calls the loss once per step
+            return ((loss + F.cross_entropy(logits, yb)) if y is not None else loss), logits
 
-        aux2 = _teacher_cache(teacher, x, None) if cache and stage2_epochs > 0 else None
-        h2 = fit(student, x, labels, epochs=stage2_epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
-                 weight_decay=weight_decay, augment=augment, loss_fn=stage2_loss, aux=aux2, val=val, seed=seed,
-                 progress=progress, desc="FitNet stage 2 (KD)")
-        h2["lambda"] = lambdas
-        if y is None:
-            h2.pop("train_acc")
+        cached = _teacher_cache(teacher, x, None) if (cache and stage2_epochs > 0) or y is None else None
+        if y is None:  # train_acc: agreement with the teacher's class
+            labels = cached.argmax(1)
+        h2 = fit(student, x, labels, epochs=stage2_epochs, loss_fn=stage2_loss, val=val,
+                 extra=cached if cache and stage2_epochs > 0 else None, desc="FitNet stage 2 (KD)", **common)
     return student, {"stage1": h1, "stage2": h2}
-
-
-class _WithHint(nn.Module):
-    """The student plus a regressor: ``forward`` returns the logits and keeps ``r(guided features)`` in ``.hint``."""
-
-    def __init__(self, student: nn.Module, guided_block: int, regressor: nn.Module):
-        super().__init__()
-        self.student, self.regressor, self.guided_block = student, regressor, guided_block
-        self.hint: Tensor | None = None
-
-    def forward(self, x: Tensor) -> Tensor:
-        h = self.student.stem(x)
-        for i, block in enumerate(self.student.blocks):
-            h = block(h)
-            if i == self.guided_block:
-                self.hint = self.regressor(h)
-        return self.student.head(h)
 
 
 def fitnet_single_stage(student: nn.Module, teacher: nn.Module, x: Tensor, y: Tensor, *, guided_block: int,
@@ -266,22 +226,24 @@ def fitnet_single_stage(student: nn.Module, teacher: nn.Module, x: Tensor, y: Te
 
     One stage, student and regressor trained together from the start; ``f_s`` is the student's
     ``blocks[guided_block]`` output, ``f_t`` the teacher's ``blocks[hint_block]`` output. ``cache=True`` (no
-    ``augment``) computes the teacher's hints once. Trains in place and returns ``(student, history)``.
+    ``augment``) computes the teacher's hints once. Trains in place and returns ``(student, History)``.
     """
     validate.labels("y", y, rows=len(validate.tensor("x", x, ndim=4, kind="float")))
     _check_fitnet(student, teacher, x, y, guided_block, hint_block, regressor, epochs=epochs, beta=beta)
     _check_cache(cache, augment)
-    with _eval_mode(teacher):
-        if regressor is None:
-            regressor = _make_regressor(student, teacher, x, guided_block, hint_block, seed)
-        wrapped = _WithHint(student, guided_block, regressor)
+    with eval_mode(teacher):
+        hint = Hint.build(student, teacher, x, guided_block, hint_block, weight=beta, seed=seed) \
+            if regressor is None else Hint(guided_block, hint_block, regressor, beta)
 
-        def loss_fn(logits: Tensor, xb: Tensor, yb: Tensor, cached: Tensor | None = None) -> Tensor:
-            hint = _teacher(teacher, xb, hint_block) if cached is None else cached
-            return F.cross_entropy(logits, yb) + beta * hint_loss(wrapped.hint, hint)
+        def loss_fn(model: nn.Module, xb: Tensor, yb: Tensor, cached: Tensor | None) -> tuple[Tensor, Tensor]:
+            s_io = block_io(model, xb)
+            logits = model.head(s_io[-1][1])
+            target = _teacher(teacher, xb, hint_block) if cached is None else cached
+            return F.cross_entropy(logits, yb) + hint.weight * hint_loss(hint.regressor(s_io[guided_block][1]),
+                                                                         target), logits
 
-        aux = _teacher_cache(teacher, x, hint_block) if cache and epochs > 0 else None
-        history = fit(wrapped, x, y, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
-                      weight_decay=weight_decay, augment=augment, loss_fn=loss_fn, aux=aux, val=val, seed=seed,
-                      progress=progress, desc="FitNet (single stage)")
+        history = fit(student, x, y, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                      weight_decay=weight_decay, augment=augment, loss_fn=loss_fn, modules=[hint.regressor],
+                      extra=_teacher_cache(teacher, x, hint_block) if cache and epochs > 0 else None, val=val,
+                      seed=seed, progress=progress, desc="FitNet (single stage)")
     return student, history

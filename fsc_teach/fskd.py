@@ -1,4 +1,4 @@
-"""Few-sample knowledge distillation, FSKD (Li et al., seed 001): a 1x1 conv per block, solved, then merged away.
+"""Few-sample knowledge distillation, FSKD (Li et al., CVPR 2020): a 1x1 conv per block, solved, then merged away.
 
 The student is the teacher pruned (filter pruning, network slimming) or decomposed (network decoupling), or a
 hand-designed narrow net. FSKD adds a 1x1 conv ``Q`` at the end of each student block, *before* the
@@ -11,17 +11,15 @@ Read top to bottom:
 1. ``fold_bn`` and ``merge_pointwise``: the algebra of Theorem 1. A 1x1 conv after a conv is a matrix applied to
    every output pixel, so ``W'[:, :, i, j] = Q @ W[:, :, i, j]`` and ``b' = Q b + q0``. It needs nothing
    non-linear in between (condition c2) and ``Q``'s input channels equal to the conv's outputs (c1). BatchNorm
-   in eval mode is a per-channel affine map, so it is folded into the conv *first* (method notes §3: the
-   published BN branch fitted Q after BN but merged it before BN, which is a different function).
+   in eval mode is a per-channel affine map, so it is folded into the conv *first* (the authors' public code's
+   BN branch fitted Q after BN but merged it before BN, which is a different function).
 2. ``solve_pointwise``: Eq. 1 as ridge regression in float64, rows = pixels, one unknown per input channel.
 3. ``merge_into_block_`` and ``fskd``: Algorithm 1, block-coordinate descent over the blocks.
-4. Students: ``slimming_keep`` (network slimming's channel choice) and ``decouple`` (network decoupling).
-   Filter-pruned students come from the pruning module; FSKD only needs the ``kept`` channel indices.
+The students FSKD is shown on come from ``prune`` (L1-norm filter pruning) and ``students`` (network slimming's
+channel choice, network decoupling, a narrower net); FSKD only needs the ``kept`` channel indices.
 """
 from __future__ import annotations
 
-import copy
-import numbers
 from typing import Sequence
 
 import torch
@@ -29,10 +27,11 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from . import validate
-from .models import BlockNet
+from .models import BlockNet, block_input, run_blocks
+from .prune import l1_norms, top_indices
+from .train import eval_mode
 
-__all__ = ["RIDGE", "fold_bn", "merge_pointwise", "solve_pointwise", "merge_into_block_", "fskd", "slimming_keep",
-           "decouple_conv", "decouple"]
+__all__ = ["RIDGE", "fold_bn", "merge_pointwise", "solve_pointwise", "merge_into_block_", "fskd"]
 
 RIDGE = 1e-3  # relative ridge: λ = RIDGE · (mean eigenvalue of the centred XᵀX), see solve_pointwise
 
@@ -114,7 +113,7 @@ def _merge_weight(w: Tensor, q: Tensor, groups: int) -> tuple[Tensor, int]:
 
 @torch.no_grad()
 def merge_pointwise(conv: nn.Conv2d, q: Tensor, bias: Tensor | None = None) -> nn.Conv2d:
-    """Theorem 1 (seed 001): one conv equal to ``conv`` followed by the 1x1 conv ``(q, bias)``.
+    """Theorem 1 (Li et al., CVPR 2020): one conv equal to ``conv`` followed by the 1x1 conv ``(q, bias)``.
 
     ``q`` is ``(C', C)`` or ``(C', C, 1, 1)``; ``W'[:, :, i, j] = q @ W[:, :, i, j]`` and ``b' = q b + bias``, for
     any kernel size, stride, padding and dilation. Condition c1 (``q`` takes ``conv.out_channels`` inputs) is
@@ -204,7 +203,7 @@ class _Moments:
 
 def solve_pointwise(student_feats: Tensor, teacher_feats: Tensor, ridge: float = RIDGE,
                     bias: bool = True) -> tuple[Tensor, Tensor]:
-    """Eq. 1 (seed 001): ``Q, q0 = argmin Σ ‖Q x + q0 − y‖² + λ‖Q − I‖²`` over every pixel, in float64.
+    """Eq. 1 (Li et al., CVPR 2020): ``Q, q0 = argmin Σ ‖Q x + q0 − y‖² + λ‖Q − I‖²`` over every pixel, in float64.
 
     Features are ``(N, C, H, W)`` pre-activation maps (or ``(rows, C)``); student ``C`` and teacher ``C'``
     channels give ``Q`` of shape ``(C', C)`` and ``q0`` of shape ``(C',)``, both float64. Rows are the N·H·W
@@ -237,7 +236,7 @@ def _merge_site(block: nn.Module) -> tuple[nn.Conv2d, nn.BatchNorm2d | None]:
     """The conv (and BatchNorm) right before a block's ``adapter`` slot, where FSKD's Q is merged.
 
     ``ConvBlock``: ``conv``/``bn`` — for a decoupled conv (``nn.Sequential(depthwise, pointwise)``) the
-    pointwise conv. ``BasicBlock``: the residual branch's ``conv2``/``bn2``, before the addition (method notes §3).
+    pointwise conv. ``BasicBlock``: the residual branch's ``conv2``/``bn2``, before the addition.
     """
     if not isinstance(getattr(block, "adapter", None), nn.Identity):
         raise ValueError("FSKD needs the block's adapter slot empty (nn.Identity): merge any adapter there first")
@@ -321,8 +320,7 @@ def _kept_channels(student: nn.Module, teacher: nn.Module, j: int, given: Tensor
             return None
         # Table 8 (a narrower, randomly initialised student): "the student-net only corresponds to the un-pruned
         # part of the teacher-net, which is obtained the same as [23]", i.e. the filters with the largest L1 norm.
-        scores = teacher_conv.weight.detach().abs().flatten(1).sum(1)
-        return scores.topk(width).indices.sort().values
+        return top_indices(l1_norms(teacher_conv.weight), width)
     idx = torch.as_tensor(given, dtype=torch.long).flatten().cpu()
     if (len(idx) != width or (len(idx) > 1 and not bool((idx[1:] > idx[:-1]).all()))
             or idx.min() < 0 or idx.max() >= teacher_conv.out_channels):
@@ -335,11 +333,54 @@ def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
+def _align_block_(student: nn.Module, teacher: nn.Module, j: int, h_s: list[Tensor], h_t: list[Tensor],
+                  idx: Tensor | None, ridge: float) -> list[Tensor]:
+    """Eq. 1 for block ``j`` on the inputs ``h_s``/``h_t`` (one tensor per batch), then the merge; returns the
+    teacher block's outputs (the next block's inputs)."""
+    conv, bn = _merge_site(student.blocks[j])
+    sdev = _device(student)
+    moments = _Moments()
+    next_t = []
+    for hs, ht in zip(h_s, h_t):
+        _, z_s, short_s = _run_block(student.blocks[j], hs)
+        out_t, z_t, short_t = _run_block(teacher.blocks[j], ht)
+        next_t.append(out_t)
+        if (short_s is None) != (short_t is None):
+            raise ValueError(f"block {j}: student and teacher blocks differ in kind (residual or not)")
+        target = z_t if short_t is None else z_t + short_t  # teacher's pre-activation block output
+        if idx is not None:
+            target = target[:, idx.to(target.device)]
+        target = target.to(sdev)
+        if short_s is not None:
+            target = target - short_s
+        moments.add(z_s, target)
+    q, q0 = moments.solve(ridge, bias=bn is not None or conv.bias is not None)
+    merge_into_block_(student.blocks[j], q, q0, calibrate=moments.mean_cov())
+    return next_t
+
+
+def _check_fskd(student, teacher, x, kept, sweeps, ridge, blocks, seed, batch_size) -> None:
+    validate.module("student", student, BlockNet)
+    validate.module("teacher", teacher, BlockNet)
+    validate.tensor("x", x, ndim=4, kind="float")
+    if kept is not None and not isinstance(kept, dict):
+        raise TypeError(f"kept must be a dict {{block: kept teacher channels}} or None, got {validate.describe(kept)}")
+    validate.integer("sweeps", sweeps, low=1)
+    validate.real("ridge", ridge, low=0.0)
+    if blocks is not None:
+        validate.indices("blocks", blocks, len(student.blocks))
+    validate.integer("seed", seed)
+    validate.integer("batch_size", batch_size, low=1)
+    if len(student.blocks) != len(teacher.blocks):
+        raise ValueError(f"student and teacher must have the same number of blocks "
+                         f"({len(student.blocks)} vs {len(teacher.blocks)})")
+
+
 @torch.no_grad()
 def fskd(student: nn.Module, teacher: nn.Module, x: Tensor, *, kept: dict[int, Tensor] | None = None,
          sweeps: int = 1, ridge: float = RIDGE, blocks: Sequence[int] | None = None, flip: bool = False,
          seed: int = 0, batch_size: int = 256, progress: bool = True) -> nn.Module:
-    """Algorithm 1 of seed 001 (FSKD-BCD): align every student block with the teacher's, in place; returns it.
+    """Algorithm 1 of Li et al. (CVPR 2020, FSKD-BCD): align every student block with the teacher's, in place; returns it.
 
     For each block ``j`` in order: capture the *current* student's pre-activation output (earlier blocks already
     corrected; eval mode, BatchNorm folded) and the teacher's pre-activation output restricted to ``kept[j]``
@@ -360,29 +401,13 @@ def fskd(student: nn.Module, teacher: nn.Module, x: Tensor, *, kept: dict[int, T
     * Cost per sweep: one teacher pass and two student passes over ``x`` (each block's input is kept from the
       previous block, for all N images at once: memory for one activation map per network).
     """
-    validate.module("student", student, BlockNet)
-    validate.module("teacher", teacher, BlockNet)
-    validate.tensor("x", x, ndim=4, kind="float")
-    if kept is not None and not isinstance(kept, dict):
-        raise TypeError(f"kept must be a dict {{block: kept teacher channels}} or None, got {validate.describe(kept)}")
-    validate.integer("sweeps", sweeps, low=1)
-    validate.real("ridge", ridge, low=0.0)
-    if blocks is not None:
-        validate.indices("blocks", blocks, len(student.blocks))
-    validate.integer("seed", seed)
-    validate.integer("batch_size", batch_size, low=1)
-    if len(student.blocks) != len(teacher.blocks):
-        raise ValueError(f"student and teacher must have the same number of blocks "
-                         f"({len(student.blocks)} vs {len(teacher.blocks)})")
+    _check_fskd(student, teacher, x, kept, sweeps, ridge, blocks, seed, batch_size)
     order = sorted(range(len(student.blocks)) if blocks is None else {int(b) for b in blocks})
     kept = dict(kept or {})
-    modes = student.training, teacher.training
-    student.eval()
-    teacher.eval()
     sdev, tdev = _device(student), _device(teacher)
     gen = torch.Generator().manual_seed(seed)
-    bar = tqdm(total=sweeps * len(order), desc="FSKD", disable=not progress, leave=False)
-    try:
+    with eval_mode(student, teacher), tqdm(total=sweeps * len(order), desc="FSKD", disable=not progress,
+                                           leave=False) as bar:
         for sweep in range(sweeps):
             images = x
             if flip:
@@ -390,133 +415,16 @@ def fskd(student: nn.Module, teacher: nn.Module, x: Tensor, *, kept: dict[int, T
                 images = torch.where(mask.view(-1, 1, 1, 1).to(x.device), x.flip(-1), x)
             # Each network's activations at the current depth, batch by batch: block j's input is block j-1's output
             # *after* its merge, so one sweep costs one teacher pass and two student passes (not one per block).
-            h_s = [student.stem(images[i:i + batch_size].to(sdev)) for i in range(0, len(images), batch_size)]
-            h_t = [teacher.stem(images[i:i + batch_size].to(tdev)) for i in range(0, len(images), batch_size)]
+            chunks = [images[i:i + batch_size] for i in range(0, len(images), batch_size)]
+            h_s = [block_input(student, c.to(sdev), 0) for c in chunks]
+            h_t = [block_input(teacher, c.to(tdev), 0) for c in chunks]
             for j in range(order[-1] + 1):
-                if j not in order:
-                    h_s, h_t = [student.blocks[j](h) for h in h_s], [teacher.blocks[j](h) for h in h_t]
-                    continue
-                idx = _kept_channels(student, teacher, j, kept.get(j))
-                conv, bn = _merge_site(student.blocks[j])
-                moments = _Moments()
-                next_t = []
-                for hs, ht in zip(h_s, h_t):
-                    _, z_s, short_s = _run_block(student.blocks[j], hs)
-                    out_t, z_t, short_t = _run_block(teacher.blocks[j], ht)
-                    next_t.append(out_t)
-                    if (short_s is None) != (short_t is None):
-                        raise ValueError(f"block {j}: student and teacher blocks differ in kind (residual or not)")
-                    target = z_t if short_t is None else z_t + short_t  # teacher's pre-activation block output
-                    if idx is not None:
-                        target = target[:, idx.to(target.device)]
-                    target = target.to(sdev)
-                    if short_s is not None:
-                        target = target - short_s
-                    moments.add(z_s, target)
-                q, q0 = moments.solve(ridge, bias=bn is not None or conv.bias is not None)
-                merge_into_block_(student.blocks[j], q, q0, calibrate=moments.mean_cov())
-                h_t, h_s = next_t, [student.blocks[j](h) for h in h_s]  # the merged block's output feeds block j+1
-                bar.update(1)
-                bar.set_postfix(sweep=sweep + 1, block=j)
-    finally:
-        bar.close()
-        student.train(modes[0])
-        teacher.train(modes[1])
-    return student
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# 4. Students FSKD is shown on: network slimming's channel choice and network decoupling
-# ---------------------------------------------------------------------------------------------------------------
-
-def _count(fraction: float, n: int) -> int:
-    return int(fraction * n + 0.5)  # round half up, as the pruning module counts removed filters
-
-
-@torch.no_grad()
-def slimming_keep(model: nn.Module, ratio: float | Sequence[float]) -> dict[int, Tensor]:
-    """Network slimming (Liu et al. 2017; seed 001 Tables 3–5): channels to keep, ranked by BatchNorm ``|γ|``.
-
-    ``ratio``: the fraction of all channels removed, with one global threshold over every block (the paper's
-    "filter-prune-ratio"), or one fraction per block. Every block keeps at least one channel. Returns
-    ``{block: sorted kept indices}``, the ``kept`` format of ``fskd``. Needs blocks with a ``.bn`` BatchNorm2d.
-    """
-    validate.module("model", model, BlockNet)
-    if not isinstance(ratio, (numbers.Real, Sequence)) or isinstance(ratio, (bool, str)):
-        raise TypeError(f"ratio must be a fraction or one fraction per block, got {validate.describe(ratio)}")
-    gammas = []
-    for j, block in enumerate(model.blocks):
-        if not isinstance(getattr(block, "bn", None), nn.BatchNorm2d):
-            raise ValueError(f"block {j} has no .bn BatchNorm2d: network slimming ranks channels by BN's γ")
-        gammas.append(block.bn.weight.detach().abs().cpu())
-    if isinstance(ratio, (int, float)):
-        if not 0.0 <= ratio < 1.0:
-            raise ValueError(f"ratio must lie in [0, 1), got {ratio}")
-        flat = torch.cat(gammas)
-        removed = torch.zeros(len(flat), dtype=torch.bool)
-        removed[flat.argsort(stable=True)[:_count(ratio, len(flat))]] = True
-        masks = list(torch.split(~removed, [len(g) for g in gammas]))
-    else:
-        if len(ratio) != len(gammas) or not all(0.0 <= r < 1.0 for r in ratio):
-            raise ValueError(f"give one ratio in [0, 1) per block ({len(gammas)}), got {list(ratio)}")
-        masks = []
-        for g, r in zip(gammas, ratio):
-            mask = torch.ones(len(g), dtype=torch.bool)
-            mask[g.argsort(stable=True)[:_count(r, len(g))]] = False
-            masks.append(mask)
-    kept = {}
-    for j, (g, mask) in enumerate(zip(gammas, masks)):
-        if not mask.any():
-            mask[g.argmax()] = True  # never empty a block
-        kept[j] = mask.nonzero().flatten()
-    return kept
-
-
-@torch.no_grad()
-def decouple_conv(conv: nn.Conv2d, rank: int) -> nn.Sequential:
-    """Network decoupling (Guo et al. 2018; seed 001 Fig. 5): a conv as depthwise k×k + pointwise 1x1.
-
-    For each input channel ``c`` the slice ``W[:, c]`` (C_out × k²) has an SVD ``Σ_t s_t u_t v_tᵀ``; term ``t``
-    is a depthwise filter ``v_t`` followed by a pointwise column ``s_t u_t``. Keeping ``rank`` terms gives a
-    depthwise conv with ``rank`` outputs per input channel and one pointwise conv; ``rank ≥ min(C_out, k²)`` is
-    exact (rank is capped there). Parameters: ``C_in·rank·k² + rank·C_in·C_out`` instead of ``C_out·C_in·k²``.
-    """
-    validate.module("conv", conv, nn.Conv2d)
-    validate.integer("rank", rank, low=1)
-    if conv.groups != 1:
-        raise ValueError("only an ordinary (groups=1) conv can be decoupled")
-    cout, cin, kh, kw = conv.weight.shape
-    rank = max(1, min(int(rank), cout, kh * kw))
-    w = conv.weight.double().permute(1, 0, 2, 3).reshape(cin, cout, kh * kw)  # per input channel: (C_out, k²)
-    u, s, vh = torch.linalg.svd(w, full_matrices=False)  # (cin, cout, r), (cin, r), (cin, r, k²)
-    depthwise = nn.Conv2d(cin, cin * rank, (kh, kw), stride=conv.stride, padding=conv.padding,
-                          dilation=conv.dilation, groups=cin, bias=False, padding_mode=conv.padding_mode,
-                          device=conv.weight.device, dtype=conv.weight.dtype)
-    pointwise = nn.Conv2d(cin * rank, cout, 1, bias=conv.bias is not None, device=conv.weight.device,
-                          dtype=conv.weight.dtype)
-    # depthwise output channel c·rank + t is v_t of input channel c (groups=cin: `rank` outputs per group)
-    depthwise.weight.copy_(vh[:, :rank].reshape(cin * rank, 1, kh, kw))
-    pointwise.weight.copy_((u[:, :, :rank] * s[:, None, :rank]).permute(1, 0, 2).reshape(cout, cin * rank, 1, 1))
-    if conv.bias is not None:
-        pointwise.bias.copy_(conv.bias)
-    return nn.Sequential(depthwise, pointwise)
-
-
-def decouple(model: nn.Module, rank: int, blocks: Sequence[int] | None = None) -> nn.Module:
-    """A decoupled copy of ``model`` (seed 001 §4.2): each chosen block's 3x3 conv(s) -> ``decouple_conv``.
-
-    ``ConvBlock.conv`` becomes ``nn.Sequential(depthwise, pointwise)``; in a ``BasicBlock`` both convs are
-    decoupled. FSKD then merges ``Q`` into the pointwise conv, an ordinary 1x1 conv (Theorem 1 needs no more).
-    The copy has a different structure from ``model.config``: save its ``state_dict`` only together with this
-    recipe (``build_model`` rebuilds the undecoupled network).
-    """
-    validate.module("model", model, BlockNet)
-    validate.integer("rank", rank, low=1)
-    if blocks is not None:
-        validate.indices("blocks", blocks, len(model.blocks))
-    student = copy.deepcopy(model)
-    for j in (range(len(student.blocks)) if blocks is None else blocks):
-        block = student.blocks[j]
-        for name in ("conv1", "conv2") if hasattr(block, "conv2") else ("conv",):
-            setattr(block, name, decouple_conv(getattr(block, name), rank))
+                if j in order:
+                    h_t = _align_block_(student, teacher, j, h_s, h_t, _kept_channels(student, teacher, j, kept.get(j)),
+                                        ridge)
+                    bar.update(1)
+                    bar.set_postfix(sweep=sweep + 1, block=j)
+                else:
+                    h_t = [run_blocks(teacher, h, j, j + 1) for h in h_t]
+                h_s = [run_blocks(student, h, j, j + 1) for h in h_s]  # the (merged) block's output feeds block j+1
     return student

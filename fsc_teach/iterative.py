@@ -1,7 +1,7 @@
-"""Iterative knowledge distillation (Yalburgi 2019, seed 003): compress step by step.
+"""Iterative knowledge distillation (Yalburgi 2019, unpublished manuscript): compress step by step.
 
 A parent teaches a smaller child, the child becomes the next parent, and the chain stops when the accuracy drop
-from the original teacher exceeds a tolerance. Seed 003's four variants (§3.2) are one function,
+from the original teacher exceeds a tolerance. The manuscript's four variants (§3.2) are one function,
 ``iterative_distill``:
 
 * Parent → Child:         ``children=1, ancestors=1``: a chain;
@@ -12,21 +12,22 @@ from the original teacher exceeds a tolerance. Seed 003's four variants (§3.2) 
   teach together, as an ``Ensemble`` that averages their softened *probabilities*;
 * Ancestors → Children:   both.
 
-Loss (seed 003 §4.3 and abstract): ``KL(parent ‖ child) + CE(y, ŷ)`` — Hinton's loss through ``kd.kd_loss``, here
-``alpha·T²·KL + (1 − alpha)·CE`` with ``alpha = 0.5`` (equal weights, as in the seed; the ``T²`` keeps the soft
-term's gradient independent of ``T``) — plus the abstract's optional third term, a hint
-``hint_weight · MSE(regressor(child block j), parent block j)`` (FitNets-style, single stage).
+Loss (Yalburgi 2019, §4.3 and abstract): ``KL(parent ‖ child) + CE(y, ŷ)`` — Hinton's loss through
+``losses.kd_loss``, here ``alpha·T²·KL + (1 − alpha)·CE`` with ``alpha = 0.5`` (the manuscript's two terms, equally
+weighted before the ``T²`` that keeps the soft term's gradient independent of ``T``) — plus the abstract's optional
+third term, a hint ``hint_weight · MSE(regressor(child block j), parent block j)`` (``fitnets.Hint``, read with
+``models.block_io`` inside the loss).
 
 Every parent is deep-copied and frozen before it teaches; no child is ever the same object as a parent. Without
 augmentation or hint the parents' logits on the training set are computed once per parent and reused by every
 child and every epoch (``Generation.logits``): exact, because the student sees the very images the logits
-describe (method notes §1).
+describe.
 
 Why average probabilities, not logits? ``mean_k softmax(z_k/T)`` is a mixture: each parent's belief counts with
 weight ``1/m`` and a class any parent finds plausible keeps probability. ``softmax(mean_k z_k / T)`` is the
 normalised *geometric* mean of the parents' distributions: a class only one parent rules out is suppressed, the
 most confident parent dominates, and the target is sharper than any parent — a different target, not an average
-of what the parents believe (method notes §1).
+of what the parents believe.
 """
 from __future__ import annotations
 
@@ -41,15 +42,15 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from .checkpoint import freeze
+from .fitnets import Hint
 from .kd import check_teacher, distill, distill_from_logits
-from .models import VGG, BlockNet, count_flops, count_params
-from .train import evaluate, predict
+from .models import BlockNet, count_flops, count_params
+from .train import evaluate, freeze, predict
 
 EVAL_BATCH = 256  # evaluation batch: on a CPU, batches of 256 run about twice as fast as 1000
 
 __all__ = ["ensemble_logits", "Ensemble", "Generation", "make_root", "teach", "iterative_distill", "best_path",
-           "stopping_point", "generation_table", "shrink_blocks", "shrink_width"]
+           "stopping_point", "generation_table"]
 
 
 def ensemble_logits(logits: Sequence[Tensor], T: float) -> Tensor:
@@ -125,38 +126,6 @@ def make_root(teacher: BlockNet, x: Tensor, val: tuple[Tensor, Tensor], test: tu
     return root
 
 
-class _HintLoss(nn.Module):
-    """``MSE(regressor(child block j), parent block j)`` read from forward hooks (seed 003's third term)."""
-
-    def __init__(self, child: BlockNet, parent: BlockNet, block: int, x_probe: Tensor):
-        super().__init__()
-        self.saved: dict[str, Tensor] = {}
-        self.handles = [
-            child.blocks[block].register_forward_hook(lambda m, i, o: self.saved.__setitem__("child", o)),
-            parent.blocks[block].register_forward_hook(lambda m, i, o: self.saved.__setitem__("parent", o))]
-        with torch.no_grad():
-            was = child.training
-            child.eval()
-            child(x_probe[:2])
-            parent(x_probe[:2])
-            child.train(was)
-        s, t = self.saved["child"], self.saved["parent"]
-        if s.shape[2:] != t.shape[2:]:
-            self.remove()
-            raise ValueError(f"hint block {block}: child and parent feature maps differ in size "
-                             f"({tuple(s.shape[2:])} vs {tuple(t.shape[2:])})")
-        self.regressor = nn.Conv2d(s.shape[1], t.shape[1], kernel_size=1)  # FitNets' regressor: to parent channels
-
-    def forward(self) -> Tensor:
-        return F.mse_loss(self.regressor(self.saved["child"]), self.saved["parent"].detach())
-
-    def remove(self) -> None:
-        """Detach the hooks, so the trained child carries no trace of its training."""
-        for h in self.handles:
-            h.remove()
-        self.saved.clear()
-
-
 def teach(parents: Sequence[nn.Module], build_child: Callable[[], BlockNet], x: Tensor, y: Tensor, *,
           T: float = 4.0, alpha: float = 0.5, epochs: int = 5, seed: int = 0, hint_block: int | None = None,
           hint_weight: float = 1.0, parent_logits: Sequence[Tensor] | None = None,
@@ -190,18 +159,17 @@ def teach(parents: Sequence[nn.Module], build_child: Callable[[], BlockNet], x: 
         history = distill_from_logits(child, x, target, y, T=T, alpha=alpha, epochs=epochs, seed=seed,
                                       **fit_kwargs)
         return child, history
-    extra = None
+    hint = None
     if hint_block is not None:
         if len(parents) != 1:
             raise ValueError("the hint term needs a single parent (its features are the hint)")
-        extra = _HintLoss(child, parents[0], hint_block, x)
-        fit_kwargs["params"] = list(child.parameters()) + list(extra.regressor.parameters())
-    try:
-        history = distill(child, teacher, x, y, T=T, alpha=alpha, epochs=epochs, seed=seed,
-                          extra_loss=(lambda: hint_weight * extra()) if extra is not None else None, **fit_kwargs)
-    finally:
-        if extra is not None:
-            extra.remove()
+        # A 1x1 regressor to the parent's channels, initialised from the global RNG right after the child. (No ReLU
+        # although the parent's block output is post-ReLU: kept as the course's results were made.)
+        hint = Hint.build(child, parents[0], x, hint_block, hint_block, weight=hint_weight, relu=False)
+        if hint.regressor.conv.kernel_size != (1, 1):
+            raise ValueError(f"hint block {hint_block}: child and parent feature maps differ in size; the hint "
+                             "needs a block where both have the same spatial size")
+    history = distill(child, teacher, x, y, T=T, alpha=alpha, epochs=epochs, seed=seed, hint=hint, **fit_kwargs)
     return child, history
 
 
@@ -246,19 +214,12 @@ def iterative_distill(teacher: BlockNet | Generation,
             candidates = []
             for a, build in enumerate(options):
                 for c in range(children):
-                    run_seed = seed + 1000 * depth + 100 * a + c
-                    start = time.perf_counter()
-                    child, history = teach([g.model for g in teachers], build, x, y, seed=run_seed,
-                                           parent_logits=[g.logits for g in teachers], progress=False,
-                                           **teach_kwargs)
-                    seconds = time.perf_counter() - start
-                    k = len(candidates) + 1
                     if per_parent == 1 and len(frontier) == 1:
                         name = f"G{depth}"
                     else:
-                        name = f"{parent.name}.{k}" if parent.depth else f"G1.{k}"
-                    gen = _measure(name, freeze(child), depth, [g.name for g in teachers], x, val, test)
-                    gen.history, gen.seconds = history, seconds
+                        name = f"{parent.name}.{len(candidates) + 1}" if parent.depth else f"G1.{len(candidates) + 1}"
+                    gen = _child(name, teachers, build, depth, x, y, val, test,
+                                 seed=seed + 1000 * depth + 100 * a + c, **teach_kwargs)
                     gen.accepted = root.val_acc - gen.val_acc <= tolerance
                     lineage[name] = lineage[parent.name] + [gen]
                     candidates.append(gen)
@@ -273,6 +234,18 @@ def iterative_distill(teacher: BlockNet | Generation,
         frontier = accepted_here
     bar.close()
     return out
+
+
+def _child(name: str, teachers: list[Generation], build: Callable[[], BlockNet], depth: int, x: Tensor, y: Tensor,
+           val: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], *, seed: int, **teach_kwargs) -> Generation:
+    """One child taught by ``teachers`` (their cached logits reused), frozen and measured."""
+    start = time.perf_counter()
+    child, history = teach([g.model for g in teachers], build, x, y, seed=seed,
+                           parent_logits=[g.logits for g in teachers], progress=False, **teach_kwargs)
+    seconds = time.perf_counter() - start
+    gen = _measure(name, freeze(child), depth, [g.name for g in teachers], x, val, test)
+    gen.history, gen.seconds = history, seconds
+    return gen
 
 
 def best_path(generations: Sequence[Generation]) -> list[Generation]:
@@ -307,40 +280,3 @@ def generation_table(generations: Sequence[Generation]) -> list[dict]:
              "val acc": f"{100 * g.val_acc:.2f} %", "test acc": f"{100 * g.test_acc:.2f} %",
              "drop (val)": f"{100 * (root.val_acc - g.val_acc):+.2f}", "kept": "yes" if g.accepted else "no"}
             for g in generations]
-
-
-def shrink_width(model: VGG, factor: float) -> Callable[[], VGG]:
-    """Seed 003 §4.2 "reduce block size": a builder of ``model``'s architecture with every block ``factor`` as wide."""
-    config = dict(model.config)
-    config["widths"] = [max(1, round(w * factor)) for w in config["widths"]]
-    return lambda: VGG(**config)
-
-
-def shrink_blocks(model: VGG, drop: int) -> Callable[[], VGG]:
-    """Seed 003 §4.2 "reduce number of blocks": a builder of ``model``'s architecture with ``drop`` fewer conv blocks.
-
-    A stage is the run of blocks up to a pool. Blocks are removed from the deepest stage first (the widest, the
-    most parameters), one per stage in turn, never emptying a stage; a stage loses one conv but keeps its output
-    width and its pool, so the head's input size is unchanged.
-    """
-    config = dict(model.config)
-    widths, pools = config["widths"], sorted(config["pools"])
-    stages, start = [], 0
-    for p in pools:
-        stages.append(list(widths[start:p + 1]))
-        start = p + 1
-    if start < len(widths):
-        stages.append(list(widths[start:]))
-    removable = sum(len(s) - 1 for s in stages)
-    if not 0 <= drop <= removable:
-        raise ValueError(f"can drop between 0 and {removable} blocks without emptying a stage, got {drop}")
-    order = [i for rnd in range(max(len(s) for s in stages)) for i in reversed(range(len(stages)))
-             if len(stages[i]) - 1 > rnd]
-    for i in order[:drop]:
-        stages[i].pop(0)
-    config["widths"] = [w for s in stages for w in s]
-    config["pools"], pos = [], -1
-    for s in stages[:len(pools)]:
-        pos += len(s)
-        config["pools"].append(pos)
-    return lambda: VGG(**config)

@@ -2,32 +2,37 @@
 
 ``distill`` is Hinton et al.'s knowledge distillation (2015): the teacher's logits are computed on *exactly* the
 batch the student sees — the same samples, in the same order, with the same random crop and flip when
-``augment`` is on, because ``fit`` passes that batch to ``loss_fn(logits, xb, yb)`` — never from a cache.
+``augment`` is on, because the loss ``fit`` calls runs both networks on that batch — never from a cache.
 
-``function_matching`` is Beyer et al. (2022), "Knowledge distillation: A good teacher is patient and consistent"
-(seed 004): no labels, teacher and student see the *same* augmented view — one crop/flip (``fit``'s augment) and
-then one mixup of that batch — and the student matches the teacher's predictions by KL.
-The mixup happens inside a thin wrapper around the student (``fit`` calls it in place of the student), which keeps
-the mixed batch it fed the student so that ``loss_fn`` hands the very same tensor to the teacher.
+``function_matching`` is Beyer et al. (CVPR 2022), "Knowledge distillation: A good teacher is patient and
+consistent": no labels, teacher and student see the *same* augmented view — one crop/flip (``fit``'s augment) and
+then one mixup of that batch, made inside the loss — and the student matches the teacher's predictions by KL.
 
-Teacher hygiene (method notes §1): the teacher must be a different network from the student (no shared
-parameters: a popular library once distilled a network into itself), it is frozen (``checkpoint.freeze``: eval
-mode, ``requires_grad=False``; it stays frozen afterwards), its logits are computed under ``torch.no_grad()``, and
-it is never in the optimizer. ``fit`` puts the student back in train mode after each evaluation.
+An optional FitNets-style hint (``hint=fitnets.Hint(...)``, Romero et al., ICLR 2015) adds
+``weight · MSE(regressor(student block), teacher block)`` to the KD loss; both networks' features are read with
+``models.block_io`` inside the loss (iterative KD's three-term loss, Yalburgi 2019).
+
+Teacher hygiene: the teacher must be a different network from the student (no shared parameters: a popular
+library once distilled a network into itself), it is frozen (``train.freeze``: eval mode, ``requires_grad=False``;
+it stays frozen afterwards), its logits are computed under ``torch.no_grad()``, and it is never in the optimizer.
+``fit`` puts the student back in train mode after each evaluation.
 """
 from __future__ import annotations
 
 import itertools
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from . import validate
-from .checkpoint import freeze
 from .losses import kd_loss
-from .train import fit, get_device, predict
+from .models import block_io
+from .train import fit, freeze, get_device, predict
+
+if TYPE_CHECKING:
+    from .fitnets import Hint
 
 __all__ = ["check_teacher", "distill", "distill_from_logits", "function_matching"]
 
@@ -57,12 +62,16 @@ def _check(student: nn.Module | None, x: Tensor, y: Tensor | None, T: float, alp
         validate.real("alpha", alpha, low=0.0, high=1.0)
 
 
+def _no_loss_override(fit_kwargs: dict) -> None:
+    for key in ("loss_fn", "extra"):
+        if key in fit_kwargs:
+            raise TypeError(f"{key}= is set by distillation itself; it cannot be passed through")
+
+
 def _prepare(student: nn.Module, teacher: nn.Module, fit_kwargs: dict) -> torch.device:
     validate.module("student", student, nn.Module)
     validate.module("teacher", teacher, nn.Module)
-    for key in ("loss_fn", "aux"):
-        if key in fit_kwargs:
-            raise TypeError(f"{key}= is set by distillation itself; it cannot be passed through")
+    _no_loss_override(fit_kwargs)
     if fit_kwargs.get("params") is not None:
         fit_kwargs["params"] = list(fit_kwargs["params"])  # a generator would be used up by the check below
     check_teacher(student, teacher, fit_kwargs.get("params"))
@@ -74,33 +83,39 @@ def _prepare(student: nn.Module, teacher: nn.Module, fit_kwargs: dict) -> torch.
 
 
 def distill(student: nn.Module, teacher: nn.Module, x: Tensor, y: Tensor | None = None, *, T: float = 4.0,
-            alpha: float = 0.9, epochs: int = 10, extra_loss: Callable[[], Tensor] | None = None,
-            **fit_kwargs) -> dict[str, list[float]]:
+            alpha: float = 0.9, epochs: int = 10, hint: Hint | None = None, **fit_kwargs) -> dict[str, list[float]]:
     """Hinton et al. (2015): train ``student`` in place on ``alpha·T²·KL(teacher ‖ student) + (1-alpha)·CE``.
 
     ``x``: ``(N, C, H, W)``, ``y``: ``(N,)`` labels or ``None`` for pure distillation (then ``alpha`` is 1). The
     teacher sees exactly the batch the student sees (augmented views included). Other keyword arguments go to
-    ``train.fit`` (``augment``, ``lr``, ``val``, ...). ``extra_loss()``, if given, is added to every batch's loss
-    after both forward passes (e.g. a FitNets hint read from forward hooks; put its parameters in ``params=``).
+    ``train.fit`` (``augment``, ``lr``, ``val``, ...). ``hint`` (a ``fitnets.Hint``) adds
+    ``hint.weight · MSE(hint.regressor(student block), teacher block)``; its regressor is trained with the student.
     Without labels, the history's ``train_acc`` is agreement with the teacher's predicted class on the
-    un-augmented images. Returns ``fit``'s history.
+    un-augmented images. Returns ``fit``'s ``History``.
     """
     _check(student, x, y, T, alpha)
-    if extra_loss is not None and not callable(extra_loss):
-        raise TypeError(f"extra_loss must be a function of no arguments returning a loss, got "
-                        f"{validate.describe(extra_loss)}")
     _prepare(student, teacher, fit_kwargs)
     if y is None:
         alpha = 1.0
         y = predict(teacher, x).argmax(1)  # only for fit's train_acc: agreement with the teacher
     labelled = alpha < 1.0
 
-    def loss_fn(logits: Tensor, xb: Tensor, yb: Tensor) -> Tensor:
+    def loss_fn(model: nn.Module, xb: Tensor, yb: Tensor, _extra: None) -> tuple[Tensor, Tensor]:
+        if hint is None:
+            logits = model(xb)
+            with torch.no_grad():
+                teacher_logits = teacher(xb)  # the student's own batch: same samples, same augmentation
+            return kd_loss(logits, teacher_logits, T=T, alpha=alpha, targets=yb if labelled else None), logits
+        s_io = block_io(model, xb)
+        logits = model.head(s_io[-1][1])
         with torch.no_grad():
-            teacher_logits = teacher(xb)  # the student's own batch: same samples, same augmentation
+            t_io = block_io(teacher, xb)
+            teacher_logits = teacher.head(t_io[-1][1])
         loss = kd_loss(logits, teacher_logits, T=T, alpha=alpha, targets=yb if labelled else None)
-        return loss if extra_loss is None else loss + extra_loss()
+        return loss + hint.weight * hint.loss(s_io, t_io), logits
 
+    if hint is not None:
+        fit_kwargs["modules"] = [*fit_kwargs.get("modules", ()), hint.regressor]
     fit_kwargs.setdefault("desc", "distill")
     return fit(student, x, y, epochs=epochs, loss_fn=loss_fn, **fit_kwargs)
 
@@ -111,7 +126,7 @@ def distill_from_logits(student: nn.Module, x: Tensor, teacher_logits: Tensor, y
     """``distill`` with the teacher's logits computed once, ahead of time (``teacher_logits[i]`` belongs to ``x[i]``).
 
     Saves one teacher forward pass per sample per epoch — the whole cost of KD with a big teacher on a CPU. It is
-    exact only without augmentation (method notes §1: cached logits must describe the very view the student sees),
+    exact only without augmentation (cached logits must describe the very view the student sees),
     so ``augment`` is refused by ``fit``. Row ``i`` of the cache follows sample ``i`` through every shuffle because
     ``fit`` indexes ``x``, ``y`` and the cache with the same batch indices.
     """
@@ -123,39 +138,19 @@ def distill_from_logits(student: nn.Module, x: Tensor, teacher_logits: Tensor, y
     if fit_kwargs.get("augment"):
         raise ValueError("cached teacher logits cannot follow random crops/flips; use distill(..., augment=...) "
                          "to run the teacher on every augmented batch")
-    for key in ("loss_fn", "aux"):
-        if key in fit_kwargs:
-            raise TypeError(f"{key}= is set by distillation itself; it cannot be passed through")
+    _no_loss_override(fit_kwargs)
     teacher_logits = teacher_logits.detach().float().cpu()
     if y is None:
         alpha = 1.0
         y = teacher_logits.argmax(1)
     labelled = alpha < 1.0
 
-    def loss_fn(logits: Tensor, _xb: Tensor, yb: Tensor, t_logits: Tensor) -> Tensor:
-        return kd_loss(logits, t_logits, T=T, alpha=alpha, targets=yb if labelled else None)
+    def loss_fn(model: nn.Module, xb: Tensor, yb: Tensor, t_logits: Tensor) -> tuple[Tensor, Tensor]:
+        logits = model(xb)
+        return kd_loss(logits, t_logits, T=T, alpha=alpha, targets=yb if labelled else None), logits
 
     fit_kwargs.setdefault("desc", "distill (cached teacher)")
-    return fit(student, x, y, epochs=epochs, loss_fn=loss_fn, aux=teacher_logits, **fit_kwargs)
-
-
-class _SharedView(nn.Module):
-    """The student behind one mixup per training batch; ``view`` keeps the exact tensor the student was given."""
-
-    def __init__(self, student: nn.Module, mixup_alpha: float | None, seed: int):
-        super().__init__()
-        self.student = student
-        self.mixup_alpha = mixup_alpha
-        self.rng = np.random.default_rng(seed)
-        self.view: Tensor | None = None
-
-    def forward(self, x: Tensor) -> Tensor:  # (B, C, H, W) -> (B, classes)
-        if self.training and self.mixup_alpha:
-            # big_vision's mixup: one λ ~ Beta(a, a) per batch, each image mixed with its neighbour in the batch
-            lam = float(self.rng.beta(self.mixup_alpha, self.mixup_alpha))
-            x = lam * x + (1.0 - lam) * x.roll(1, dims=0)
-        self.view = x
-        return self.student(x)
+    return fit(student, x, y, epochs=epochs, loss_fn=loss_fn, extra=teacher_logits, **fit_kwargs)
 
 
 def function_matching(student: nn.Module, teacher: nn.Module, x: Tensor, *, epochs: int = 10, T: float = 1.0,
@@ -173,13 +168,17 @@ def function_matching(student: nn.Module, teacher: nn.Module, x: Tensor, *, epoc
     if mixup:
         validate.real("mixup_alpha", mixup_alpha, low=0.0, low_open=True)
     _prepare(student, teacher, fit_kwargs)
-    wrapped = _SharedView(student, mixup_alpha if mixup else None, seed=fit_kwargs.get("seed", 0))
+    rng = np.random.default_rng(fit_kwargs.get("seed", 0))
     y = predict(teacher, x).argmax(1)
 
-    def loss_fn(logits: Tensor, _xb: Tensor, _yb: Tensor) -> Tensor:
+    def loss_fn(model: nn.Module, xb: Tensor, _yb: Tensor, _extra: None) -> tuple[Tensor, Tensor]:
+        if mixup:  # big_vision's mixup: one λ ~ Beta(a, a) per batch, each image mixed with its neighbour
+            lam = float(rng.beta(mixup_alpha, mixup_alpha))
+            xb = lam * xb + (1.0 - lam) * xb.roll(1, dims=0)
+        logits = model(xb)
         with torch.no_grad():
-            teacher_logits = teacher(wrapped.view)  # the very tensor the student saw: same crop, flip and mixup
-        return kd_loss(logits, teacher_logits, T=T)
+            teacher_logits = teacher(xb)  # the very tensor the student saw: same crop, flip and mixup
+        return kd_loss(logits, teacher_logits, T=T), logits
 
     fit_kwargs.setdefault("desc", "function matching")
-    return fit(wrapped, x, y, epochs=epochs, augment=augment, loss_fn=loss_fn, **fit_kwargs)
+    return fit(student, x, y, epochs=epochs, augment=augment, loss_fn=loss_fn, **fit_kwargs)

@@ -7,10 +7,10 @@
   ``build_model(model.arch, config)`` rebuilds the same architecture and a pruned network is just
   ``(new widths, state_dict)``.
 * ``count_params`` and ``count_flops`` use one convention everywhere: FLOPs are the multiply-accumulates of conv
-  and linear layers, as the FSKD (seed 001) and cross-distillation (seed 002) papers count them.
+  and linear layers, as the FSKD (Li et al., CVPR 2020) and cross-distillation (Bai et al., AAAI 2020) papers count them.
 
 Each block has an ``adapter`` slot (``nn.Identity`` by default) right after the conv (and its BatchNorm) and
-before the non-linearity: this is where FSKD's 1x1 conv sits and can be merged away (seed 001, Theorem 1).
+before the non-linearity: this is where FSKD's 1x1 conv sits and can be merged away (Li et al., CVPR 2020, Theorem 1).
 """
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from torch import Tensor, nn
 
 __all__ = [
     "ConvBlock", "BlockNet", "VGG", "SmallCNN", "BasicBlock", "ResNetCIFAR", "ARCHITECTURES",
-    "vgg_fmnist", "small_cnn", "vgg16_cifar", "resnet_cifar", "build_model", "block_io",
+    "vgg_fmnist", "small_cnn", "vgg16_cifar", "resnet_cifar", "build_model", "block_io", "block_input",
+    "run_blocks",
     "count_params", "count_flops",
 ]
 
@@ -65,10 +66,7 @@ class BlockNet(nn.Module):
     config: dict
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.stem(x)
-        for block in self.blocks:
-            x = block(x)
-        return self.head(x)
+        return self.head(block_input(self, x, len(self.blocks)))
 
     @property
     def widths(self) -> list[int]:
@@ -111,10 +109,10 @@ class VGG(BlockNet):
 
 
 class SmallCNN(BlockNet):
-    """Seed 004's two-conv CNN ("Layers (256, 512)" teacher, "(16, 32)" student), as in the Keras KD example.
+    """Rishikesh et al.'s two-conv CNN ("Layers (256, 512)" teacher, "(16, 32)" student), as in the Keras KD example.
 
     ``Conv(w1, 3x3, stride 2) -> LeakyReLU(0.2) -> MaxPool(2, stride 1, 'same') -> Conv(w2, 3x3, stride 2) ->
-    Flatten -> Linear``. The second conv has no activation, as in the Keras example the seed follows.
+    Flatten -> Linear``. The second conv has no activation, as in the Keras example the report follows.
     """
 
     arch = "small_cnn"
@@ -159,7 +157,7 @@ class BasicBlock(nn.Module):
         self.relu1 = nn.ReLU()
         self.conv2 = nn.Conv2d(inner, cout, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
-        self.adapter = nn.Identity()  # on the residual branch, before the addition (method notes §3)
+        self.adapter = nn.Identity()  # on the residual branch, before the addition (FSKD on ResNets)
         self.shortcut = _ShortcutA(cin, cout, stride)
         self.relu2 = nn.ReLU()
 
@@ -229,7 +227,7 @@ def vgg_fmnist(width: float = 1.0, batch_norm: bool = True, num_classes: int = 1
 
 
 def small_cnn(widths: Sequence[int] = (256, 512), in_channels: int = 1, input_size: int = 28) -> SmallCNN:
-    """Seed 004's CNN: (256, 512) is its teacher, (16, 32) its student."""
+    """Rishikesh et al.'s CNN (IIIT Dharwad report): (256, 512) is its teacher, (16, 32) its student."""
     return SmallCNN(widths, in_channels=in_channels, input_size=input_size)
 
 
@@ -237,7 +235,7 @@ def vgg16_cifar(num_classes: int = 10, batch_norm: bool = True, head: str = "mlp
     """The papers' CIFAR VGG-16 (13 convs, 5 pools, 32x32 input).
 
     ``head="mlp"``: cross distillation's ``Linear(512,512)-BN-ReLU-Linear(512,10)`` (14.99 M params, 0.314 GFLOPs,
-    seed 002 Table 10). ``head="linear"``: FSKD's single ``Linear(512,10)`` (14.72 M params, 3.13e8 FLOPs).
+    Bai et al. Table 10). ``head="linear"``: FSKD's single ``Linear(512,10)`` (14.72 M params, 3.13e8 FLOPs).
     """
     return VGG(VGG16_WIDTHS, VGG16_POOLS, in_channels=3, num_classes=num_classes, input_size=32,
                batch_norm=batch_norm, head=head)
@@ -248,12 +246,37 @@ def resnet_cifar(depth: int = 56, num_classes: int = 10) -> ResNetCIFAR:
     return ResNetCIFAR(depth, num_classes=num_classes)
 
 
-def block_io(model: BlockNet, x: Tensor) -> list[tuple[Tensor, Tensor]]:
-    """``[(input, output)]`` of every block for the batch ``x``; ``model.head(out[-1][1])`` equals ``model(x)``."""
+def block_input(model: BlockNet, x: Tensor, l: int) -> Tensor:
+    """The input of ``model.blocks[l]`` for the batch ``x``: the stem, then blocks ``0 … l−1``.
+
+    ``l = len(model.blocks)`` gives the head's input (the last block's output).
+    """
+    return run_blocks(model, model.stem(x), 0, l)
+
+
+def run_blocks(model: BlockNet, h: Tensor, start: int, stop: int) -> Tensor:
+    """``blocks[stop−1](… blocks[start](h))``: carry a block input ``h`` of block ``start`` forward to block ``stop``.
+
+    What the layer-wise methods (FSKD, cross distillation) use to move to the next block without recomputing the
+    earlier ones: ``h = run_blocks(model, h, l, l + 1)`` after block ``l`` has been changed.
+    """
+    for block in model.blocks[start:stop]:
+        h = block(h)
+    return h
+
+
+def block_io(model: BlockNet, x: Tensor, upto: int | None = None) -> list[tuple[Tensor, Tensor]]:
+    """``[(input, output)]`` of blocks ``0 … upto`` (default: every block) for the batch ``x``.
+
+    The course's one way to read intermediate features: FitNets' hints, iterative KD's hint and the FSKD and
+    cross-distillation analyses all call it (or ``block_input``/``run_blocks``). With every block,
+    ``model.head(out[-1][1])`` equals ``model(x)``.
+    """
+    last = len(model.blocks) - 1 if upto is None else upto % len(model.blocks)
     pairs = []
     h = model.stem(x)
-    for block in model.blocks:
-        out = block(h)
+    for l in range(last + 1):
+        out = run_blocks(model, h, l, l + 1)
         pairs.append((h, out))
         h = out
     return pairs

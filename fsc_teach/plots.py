@@ -6,6 +6,8 @@ values instead, so the executed notebook on GitHub shows a real figure rather th
 """
 from __future__ import annotations
 
+import math
+
 import os
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
@@ -88,7 +90,7 @@ def training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]):
     for label, h in histories.items():
         ax_loss.plot(h["epoch"], h["train_loss"], marker="o", label=label)
         ax_acc.plot(h["epoch"], [100 * a for a in h["train_acc"]], marker="o", ls="--", label=f"{label} (train)")
-        if "val_acc" in h:
+        if not all(math.isnan(a) for a in h["val_acc"]):
             ax_acc.plot(h["epoch"], [100 * a for a in h["val_acc"]], marker="o", label=f"{label} (test)")
     ax_loss.set(xlabel="epoch", ylabel="training loss", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")

@@ -10,7 +10,7 @@ represented exactly and nothing is clipped, so every weight's rounding error is 
 ``per_channel=True`` gives every output channel (dim 0) its own scale, so a channel of small weights is not rounded
 on a grid sized for the largest one.
 
-``quantize_clipped`` is the projection of the cross-distillation paper's appendix (seed 002, Tables 17–18): the same
+``quantize_clipped`` is the projection of the cross-distillation paper's appendix (Bai et al., AAAI 2020, Tables 17–18): the same
 symmetric grid, sized by the largest weight after clipping at three standard deviations.
 """
 from __future__ import annotations
@@ -70,7 +70,7 @@ def quantize_model(model: nn.Module, bits: int, per_channel: bool = False) -> nn
 
 @torch.no_grad()
 def clip_range(w: Tensor, clip_sigma: float | None = 3.0) -> float:
-    """``max|w|`` after seed 002's three-sigma truncation of ``w`` to ``mean ± clip_sigma·std`` (``None``: no clip)."""
+    """``max|w|`` after Bai et al.'s three-sigma truncation of ``w`` to ``mean ± clip_sigma·std`` (``None``: no clip)."""
     validate.tensor("w", w, kind="float")
     if clip_sigma is not None:
         validate.real("clip_sigma", clip_sigma, low=0.0)
@@ -85,7 +85,7 @@ def clip_range(w: Tensor, clip_sigma: float | None = 3.0) -> float:
 
 @torch.no_grad()
 def quantize_clipped(w: Tensor, bits: int, clip_sigma: float | None = 3.0, amax: float | None = None) -> Tensor:
-    """Seed 002's appendix projection ``Π_Q(g(w))`` (Tables 17–18), as floats in ``w``'s units.
+    """Bai et al.'s (AAAI 2020) appendix projection ``Π_Q(g(w))`` (Tables 17–18), as floats in ``w``'s units.
 
     ``Q = {0, ±1/(2^(B−1) − 1), …, ±1}``: the paper's symmetric grid with zero, ``2^B − 1`` levels (the sign takes
     one of the B bits, as in ``quantize_tensor``); ``g`` scales ``w`` onto [−1, 1] by ``amax``, the largest

@@ -1,9 +1,18 @@
-"""Plain training and evaluation loops on in-memory tensors.
+"""The course's one training loop, and the small tools every method shares to hold networks.
 
-``fit`` trains any network on ``(x, y)`` tensors with explicit arguments and returns a history for plots;
-``loss_fn(logits, x_batch, y_batch)`` replaces cross-entropy, which is how distillation plugs in (the teacher
-sees exactly the batch the student sees, augmentation included). ``evaluate`` always restores the mode the
-model was in, so a training loop that evaluates every epoch keeps training in train mode.
+``fit`` trains any network on ``(x, y)`` tensors with explicit arguments and returns a ``History``. Its one
+extension point is the loss, which owns the forward pass::
+
+    loss_fn(model, xb, yb, extra) -> (loss, logits)
+
+``xb``/``yb`` are the batch (augmented if asked), ``extra`` the same rows of ``fit(..., extra=...)`` (e.g. cached
+teacher outputs) or ``None``, and ``logits`` the ``(B, classes)`` outputs used for the training accuracy (``None``
+when the loss has none, e.g. FitNets' hint stage). Distillation, FitNets and iterative KD are such losses: they
+run the student (and the teacher, on the very batch the student sees) however they need — whole, or block by
+block through ``models.block_io`` — with no wrapper modules or hooks.
+
+``eval_mode(*models)`` holds networks in eval mode and restores each one's mode afterwards; ``freeze`` is how a
+teacher is held (eval mode, no gradients); ``recalibrate_bn_`` re-estimates BatchNorm statistics on a few images.
 """
 from __future__ import annotations
 
@@ -13,17 +22,19 @@ import os
 import random
 import threading
 import time
-from typing import Callable
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from . import validate
 from .data import augment_batch
 
-__all__ = ["set_seed", "seeded", "get_device", "predict", "evaluate", "fit", "trainable_copy"]
+__all__ = ["set_seed", "seeded", "get_device", "eval_mode", "freeze", "trainable_copy", "recalibrate_bn_", "predict",
+           "evaluate", "cross_entropy", "fit", "HISTORY_KEYS"]
 
 
 # The global RNGs are shared by every thread: seeding and then drawing (building a layer) must not interleave with
@@ -68,12 +79,53 @@ def get_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+@contextlib.contextmanager
+def eval_mode(*models: nn.Module):
+    """Every model in eval mode inside the block; each one's own mode (train or eval) is restored afterwards."""
+    modes = [m.training for m in models]
+    for m in models:
+        m.eval()
+    try:
+        yield models[0] if len(models) == 1 else models
+    finally:
+        for m, mode in zip(models, modes):
+            m.train(mode)
+
+
+def freeze(model: nn.Module) -> nn.Module:
+    """Eval mode and ``requires_grad=False`` on every parameter: how a teacher is held. Returns ``model``."""
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
 def trainable_copy(model: nn.Module) -> nn.Module:
     """A deep copy of ``model`` (e.g. a frozen teacher) with every parameter trainable and in train mode."""
     clone = copy.deepcopy(model)
     for p in clone.parameters():
         p.requires_grad_(True)
     return clone.train()
+
+
+@torch.no_grad()
+def recalibrate_bn_(model: nn.Module, x: Tensor) -> nn.Module:
+    """Re-estimate every BatchNorm's running statistics on ``x`` in one cumulative pass; returns ``model`` in eval mode.
+
+    The statistics become exactly those of ``x`` (``momentum=None`` for the pass); the learned ``γ, β`` are kept.
+    A pruned or distilled student whose features have moved away from the teacher's needs this before its
+    BatchNorm layers describe its own activations.
+    """
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average: the statistics of exactly this batch
+    model.train()
+    model(x)
+    for m, momentum in zip(bns, momenta):
+        m.momentum = momentum
+    return model.eval()
 
 
 @torch.no_grad()
@@ -84,13 +136,9 @@ def predict(model: nn.Module, x: Tensor, batch_size: int = 1000, device: torch.d
         device = validate.device("device", device)
     else:  # where the model's weights are; a model without any runs where x is
         device = next(iter(model.parameters()), x).device
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         return torch.cat([model(x[i:i + batch_size].to(device)).float().cpu()
                           for i in range(0, len(x), batch_size)])
-    finally:
-        model.train(was_training)
 
 
 def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1000,
@@ -101,93 +149,137 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1000,
     return (predict(model, x, batch_size, device).argmax(1) == y).float().mean().item()
 
 
+LossFn = Callable[[nn.Module, Tensor, Tensor, Optional[Tensor]], tuple[Tensor, Optional[Tensor]]]
+
+HISTORY_KEYS = ("epoch", "train_loss", "train_acc", "val_acc", "time")
+
+
+def cross_entropy(model: nn.Module, xb: Tensor, yb: Tensor, extra: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """``fit``'s default loss: ``model(xb)`` and its cross-entropy with the labels ``yb``."""
+    logits = model(xb)
+    return F.cross_entropy(logits, yb), logits
+
+
 def fit(model: nn.Module, x: Tensor, y: Tensor, *, epochs: int = 10, batch_size: int = 128, lr: float = 0.05,
         optimizer: str = "sgd", momentum: float = 0.9, weight_decay: float = 5e-4, schedule: str | None = "cosine",
-        augment: bool | int = False, loss_fn: Callable[..., Tensor] | None = None, aux: Tensor | None = None,
-        val: tuple[Tensor, Tensor] | None = None, seed: int = 0, device: torch.device | str | None = None,
-        params=None, progress: bool = True, desc: str = "train") -> dict[str, list[float]]:
-    """Train ``model`` in place with mini-batch SGD (Nesterov momentum) or Adam; returns per-epoch history.
+        augment: bool | int = False, loss_fn: LossFn | None = None, extra: Tensor | None = None,
+        modules: Sequence[nn.Module] = (), val: tuple[Tensor, Tensor] | None = None, seed: int = 0,
+        device: torch.device | str | None = None, params=None, progress: bool = True,
+        desc: str = "train") -> dict[str, list[float]]:
+    """Train ``model`` in place with mini-batch SGD (Nesterov momentum) or Adam; returns its ``History``.
 
-    ``schedule``: ``"cosine"`` (per step, to zero), or ``None`` for a constant rate. ``augment``: random
-    translations (``True``: 2 pixels, an int: that many) and horizontal flips (``data.augment_batch``).
-    ``aux``: per-sample extra targets (e.g. cached teacher logits) indexed exactly like ``x``; its batch is passed
-    as a fourth argument, ``loss_fn(logits, xb, yb, aux_b)``. It cannot be combined with ``augment``: cached
-    targets describe the un-augmented image, not the view the student sees (method notes §1). ``params`` restricts what is optimised
-    (default: all parameters). The history has ``epoch``, ``train_loss``, ``train_acc`` and, when ``val`` is
-    given, ``val_acc``, plus the cumulative wall ``time`` in seconds.
+    ``loss_fn(model, xb, yb, extra_b) -> (loss, logits)`` (default ``cross_entropy``) computes each batch's loss,
+    forward pass included (see the module docstring). ``extra``: per-sample tensors indexed exactly like ``x``
+    (e.g. cached teacher logits or hints); its batch is the loss's fourth argument (``None`` without it). It
+    cannot be combined with ``augment``: cached targets describe the un-augmented image, not the view the student
+    sees. ``modules``: other networks the loss trains beside ``model`` (a FitNets regressor): moved to the
+    device, in train mode, their parameters optimised. ``params`` restricts what is optimised (default: the
+    parameters of ``model`` and ``modules``). ``schedule``: ``"cosine"`` (per step, to zero) or ``None``.
+    ``augment``: random translations (``True``: 2 pixels, an int: that many) and horizontal flips.
+
+    The ``History`` is a dict with exactly the keys ``HISTORY_KEYS``, one float per epoch in each: ``epoch``,
+    ``train_loss`` (mean over the epoch's samples), ``train_acc`` (``argmax`` of the loss's logits against ``y``;
+    NaN when the loss returns no logits), ``val_acc`` (on ``val``; NaN without it) and the cumulative wall
+    ``time`` in seconds.
     """
     _check_fit(model, x, y, loss_fn is None, epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
-               weight_decay=weight_decay, augment=augment, aux=aux, val=val, seed=seed)
-    if aux is not None and augment:
-        raise ValueError("aux must have one row per sample of x and cannot be used with augment=True "
+               weight_decay=weight_decay, augment=augment, extra=extra, modules=modules, val=val, seed=seed)
+    if extra is not None and augment:
+        raise ValueError("extra must have one row per sample of x and cannot be used with augment=True "
                          "(cached targets would not match the augmented view); compute them per batch instead")
     set_seed(seed)
     device = get_device(device)
-    model.to(device)
+    networks = [model, *modules]
     channels_last = device.type == "cpu" and x.ndim == 4  # ~1.4x faster convolutions on the CPU, same numbers
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-    params = list(model.parameters()) if params is None else list(params)
-    if optimizer == "sgd":
-        opt = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=momentum > 0)
-    elif optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    else:
-        raise ValueError(f"unknown optimizer {optimizer!r}; use 'sgd' or 'adam'")
-    steps_per_epoch = (len(x) + batch_size - 1) // batch_size
-    total_steps = max(1, epochs * steps_per_epoch)
-    if schedule == "cosine":
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, total_steps)
-    elif schedule is None:
-        sched = None
-    else:
-        raise ValueError(f"unknown schedule {schedule!r}; use 'cosine' or None")
-    classes_to_check = loss_fn is None
-    loss_fn = loss_fn or (lambda logits, _xb, yb: nn.functional.cross_entropy(logits, yb))
-    pad = 2 if augment is True else int(augment)
-    gen = torch.Generator().manual_seed(seed)
-    history: dict[str, list[float]] = {"epoch": [], "train_loss": [], "train_acc": [], "time": []}
-    if val is not None:
-        history["val_acc"] = []
+    for net in networks:
+        net.to(device)
+        if channels_last:
+            net.to(memory_format=torch.channels_last)
+    if params is None:
+        params = [p for net in networks for p in net.parameters()]
+    opt, sched = _optimizer(list(params), optimizer, lr, momentum, weight_decay, schedule,
+                            epochs * ((len(x) + batch_size - 1) // batch_size))
+    steps = _Steps(model, x, y, extra, loss_fn or cross_entropy, opt, sched, batch_size, device,
+                   pad=2 if augment is True else int(augment), channels_last=channels_last, seed=seed,
+                   check_classes=loss_fn is None)
+    history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
     start = time.perf_counter()
-    model.train()
-    bar = tqdm(total=total_steps, desc=desc, disable=not progress, leave=False)
+    for net in networks:
+        net.train()
+    bar = tqdm(total=epochs * steps.per_epoch, desc=desc, disable=not progress, leave=False)
     for epoch in range(1, epochs + 1):
-        order = torch.randperm(len(x), generator=gen)
-        loss_sum, correct = 0.0, 0
-        for i in range(0, len(x), batch_size):
-            idx = order[i:i + batch_size]
-            xb, yb = x[idx], y[idx]
-            if pad:
-                xb = augment_batch(xb, pad=pad, generator=gen)
-            xb, yb = xb.to(device), yb.to(device)
-            if channels_last:
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            logits = model(xb)
-            if classes_to_check:  # once: the labels must index the model's outputs (cross-entropy's classes)
-                _check_classes(y, logits)
-                classes_to_check = False
-            loss = loss_fn(logits, xb, yb) if aux is None else loss_fn(logits, xb, yb, aux[idx].to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if sched is not None:
-                sched.step()
-            loss_sum += loss.item() * len(idx)
-            correct += (logits.argmax(1) == yb).sum().item()
-            bar.update(1)
+        train_loss, train_acc = steps.epoch(bar)
         history["epoch"].append(epoch)
-        history["train_loss"].append(loss_sum / len(x))
-        history["train_acc"].append(correct / len(x))
-        if val is not None:
-            history["val_acc"].append(evaluate(model, *val))  # evaluate() puts the model back in train mode
+        history["train_loss"].append(train_loss)
+        history["train_acc"].append(train_acc)
+        # evaluate() puts the model back in train mode
+        history["val_acc"].append(evaluate(model, *val) if val is not None else float("nan"))
         history["time"].append(time.perf_counter() - start)
-        bar.set_postfix(loss=f"{history['train_loss'][-1]:.3f}",
-                        **({"val": f"{history['val_acc'][-1]:.4f}"} if val is not None else {}))
+        bar.set_postfix(loss=f"{train_loss:.3f}", **({"val": f"{history['val_acc'][-1]:.4f}"} if val else {}))
     bar.close()
     if channels_last:
-        model.to(memory_format=torch.contiguous_format)  # hand the model back as it came
+        for net in networks:
+            net.to(memory_format=torch.contiguous_format)  # hand the networks back as they came
     return history
+
+
+class _Steps:
+    """``fit``'s optimisation steps, one epoch at a time: a seeded shuffle, augmentation, the loss, the update."""
+
+    def __init__(self, model, x, y, extra, loss_fn, opt, sched, batch_size, device, *, pad, channels_last, seed,
+                 check_classes):
+        self.model, self.x, self.y, self.extra, self.loss_fn = model, x, y, extra, loss_fn
+        self.opt, self.sched, self.batch_size, self.device = opt, sched, batch_size, device
+        self.pad, self.channels_last, self.check_classes = pad, channels_last, check_classes
+        self.gen = torch.Generator().manual_seed(seed)
+        self.per_epoch = (len(x) + batch_size - 1) // batch_size
+
+    def epoch(self, bar) -> tuple[float, float]:
+        """One pass over the data; returns the mean training loss and accuracy (NaN when the loss has no logits)."""
+        x, y = self.x, self.y
+        order = torch.randperm(len(x), generator=self.gen)
+        loss_sum, correct, scored = 0.0, 0, True
+        for i in range(0, len(x), self.batch_size):
+            idx = order[i:i + self.batch_size]
+            xb, yb = x[idx], y[idx]
+            if self.pad:
+                xb = augment_batch(xb, pad=self.pad, generator=self.gen)
+            xb, yb = xb.to(self.device), yb.to(self.device)
+            if self.channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            loss, logits = self.loss_fn(self.model, xb, yb,
+                                        None if self.extra is None else self.extra[idx].to(self.device))
+            if self.check_classes:  # once: the labels must index the model's outputs (cross-entropy's classes)
+                _check_classes(y, logits)
+                self.check_classes = False
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            if self.sched is not None:
+                self.sched.step()
+            loss_sum += loss.item() * len(idx)
+            if logits is None:
+                scored = False
+            else:
+                correct += (logits.argmax(1) == yb).sum().item()
+            bar.update(1)
+        return loss_sum / len(x), (correct / len(x) if scored else float("nan"))
+
+
+def _optimizer(params: list[Tensor], name: str, lr: float, momentum: float, weight_decay: float,
+               schedule: str | None, total_steps: int):
+    """``fit``'s optimiser and learning-rate schedule (``None``: a constant rate)."""
+    if name == "sgd":
+        opt = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=momentum > 0)
+    elif name == "adam":
+        opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    else:
+        raise ValueError(f"unknown optimizer {name!r}; use 'sgd' or 'adam'")
+    if schedule == "cosine":
+        return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, total_steps))
+    if schedule is None:
+        return opt, None
+    raise ValueError(f"unknown schedule {schedule!r}; use 'cosine' or None")
 
 
 def _check_inputs(model: nn.Module, x: Tensor, batch_size: int) -> None:
@@ -198,7 +290,7 @@ def _check_inputs(model: nn.Module, x: Tensor, batch_size: int) -> None:
 
 
 def _check_fit(model: nn.Module, x: Tensor, y: Tensor, class_labels: bool, *, epochs, batch_size, lr, momentum,
-               weight_decay, augment, aux, val, seed) -> None:
+               weight_decay, augment, extra, modules, val, seed) -> None:
     """``fit``'s arguments, once before training; ``class_labels``: ``y`` feeds cross-entropy (no ``loss_fn``)."""
     _check_inputs(model, x, batch_size)
     if class_labels:
@@ -211,8 +303,12 @@ def _check_fit(model: nn.Module, x: Tensor, y: Tensor, class_labels: bool, *, ep
     validate.real("weight_decay", weight_decay, low=0.0)
     if not isinstance(augment, bool):
         validate.integer("augment", augment, low=0)
-    if aux is not None:
-        validate.same_rows("aux", validate.tensor("aux", aux), "x", x)
+    if extra is not None:
+        validate.same_rows("extra", validate.tensor("extra", extra), "x", x)
+    if not isinstance(modules, (list, tuple)):
+        raise TypeError(f"modules must be a list of nn.Module, got {validate.describe(modules)}")
+    for i, m in enumerate(modules):
+        validate.module(f"modules[{i}]", m, nn.Module)
     if val is not None:
         if not isinstance(val, (tuple, list)) or len(val) != 2:
             raise TypeError(f"val must be a pair (x_val, y_val) of tensors, got {validate.describe(val)}")
@@ -221,8 +317,8 @@ def _check_fit(model: nn.Module, x: Tensor, y: Tensor, class_labels: bool, *, ep
     validate.integer("seed", seed)
 
 
-def _check_classes(y: Tensor, logits: Tensor) -> None:
-    if logits.ndim != 2:
+def _check_classes(y: Tensor, logits: Tensor | None) -> None:
+    if logits is None or logits.ndim != 2:
         raise ValueError(f"model must return (batch, classes) logits for cross-entropy, got shape "
                          f"{tuple(logits.shape)}; pass a loss_fn for other outputs")
     validate.labels("y", y, num_classes=logits.shape[1])

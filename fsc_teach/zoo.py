@@ -23,11 +23,11 @@ from typing import Callable
 
 import torch
 
-from .checkpoint import (CheckpointError, atomic_write_bytes, cached_model, freeze, load_checkpoint,
+from .checkpoint import (CheckpointError, atomic_write_bytes, cached_model, load_checkpoint,
                          save_checkpoint, sha256)
 from .data import load_tensors
 from .models import BlockNet, resnet_cifar, small_cnn, vgg16_cifar, vgg_fmnist
-from .train import evaluate, fit
+from .train import evaluate, fit, freeze
 
 __all__ = ["TEACHERS", "TEACHER_DIR", "TeacherSpec", "load_teacher", "train_teacher", "manifest", "verify",
            "teacher_history"]
@@ -56,10 +56,10 @@ TEACHERS: dict[str, TeacherSpec] = {
                         schedule="cosine", augment=True, seed=0)),
     "cnn256_fmnist": TeacherSpec(
         build=small_cnn, dataset="fashion_mnist",
-        description="seed 004's two-conv CNN teacher, widths (256, 512), as in the Keras KD example",
+        description="the two-conv CNN teacher of Rishikesh et al.'s report, widths (256, 512), as in the Keras KD example",
         fit_kwargs=dict(epochs=5, batch_size=128, lr=1e-3, optimizer="adam", weight_decay=0.0,
                         schedule="cosine", augment=False, seed=0),
-        note="seed 004 trains (256, 512) for 25 epochs on MNIST and 10 on CIFAR-10; we keep its widths unchanged "
+        note="Rishikesh et al.'s report trains (256, 512) for 25 epochs on MNIST and 10 on CIFAR-10; we keep its widths unchanged "
              "but train 5 epochs (Adam, cosine), which fit a 2-core CPU in about 7 minutes when it has the machine "
              "to itself (an earlier 10-epoch run progressed at about 6 steps/s, ~13 min); this checkpoint was trained while other jobs "
              "shared the two cores, so train_seconds overstates the time"),
@@ -67,12 +67,12 @@ TEACHERS: dict[str, TeacherSpec] = {
     # not committed; load_teacher() trains them on first use (needs internet for the data) into the user cache.
     "vgg16_cifar10": TeacherSpec(
         build=vgg16_cifar, dataset="cifar10", committed=False,
-        description="paper scale: CIFAR VGG-16 with BatchNorm and cross distillation's MLP head (seed 002)",
+        description="paper scale: CIFAR VGG-16 with BatchNorm and cross distillation's MLP head (Bai et al., AAAI 2020)",
         fit_kwargs=dict(epochs=60, batch_size=128, lr=0.05, optimizer="sgd", weight_decay=5e-4,
                         schedule="cosine", augment=4, seed=0)),
     "resnet56_cifar10": TeacherSpec(
         build=resnet_cifar, dataset="cifar10", committed=False,
-        description="paper scale: CIFAR ResNet-56 (He et al.), as in seed 002",
+        description="paper scale: CIFAR ResNet-56 (He et al.), as in Bai et al. (AAAI 2020)",
         fit_kwargs=dict(epochs=60, batch_size=128, lr=0.1, optimizer="sgd", weight_decay=1e-4,
                         schedule="cosine", augment=4, seed=0)),
 }

@@ -6,9 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from fsc_teach.cross import (correction_loss, cross_distill, cross_loss, imitation_loss, lambda_schedule,
-                             layer_errors, nc_loss, prox_group_l2, prox_l1, remask_, shrink, soft_cross_loss,
-                             theorem1_bound, topk_mask)
+from fsc_teach.analysis import layer_errors, theorem1_bound
+from fsc_teach.cross import CrossOptions, cross_distill
+from fsc_teach.losses import correction_loss, cross_loss, imitation_loss, nc_loss, soft_cross_loss
+from fsc_teach.prune import lambda_schedule, prox_group_l2, prox_l1, remask_, shrink, topk_mask
 from fsc_teach.models import VGG, count_params
 
 from helpers import randomise_bn_

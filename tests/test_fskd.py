@@ -9,8 +9,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from fsc_teach.fskd import (decouple, decouple_conv, fold_bn, fskd, merge_into_block_, merge_pointwise,
-                            slimming_keep, solve_pointwise)
+from fsc_teach.fskd import fold_bn, fskd, merge_into_block_, merge_pointwise, solve_pointwise
+from fsc_teach.students import decouple, decouple_conv, slimming_keep
 from fsc_teach.models import VGG, build_model, count_params, resnet_cifar
 
 from helpers import randomise_bn_

@@ -8,6 +8,7 @@ from torch.nn import functional as F
 
 from fsc_teach import iterative as it
 from fsc_teach.kd import distill_from_logits
+from fsc_teach.students import shrink_blocks, shrink_width
 from fsc_teach.models import VGG, count_flops, count_params, vgg16_cifar, vgg_fmnist
 from fsc_teach.train import evaluate, fit, predict
 
@@ -193,21 +194,21 @@ def test_shrink_builders_make_smaller_networks():
     x = torch.zeros(2, 1, 28, 28)
     sizes = [count_params(teacher)]
     for f in (0.5, 0.25, 0.125):
-        net = it.shrink_width(teacher, f)()
+        net = shrink_width(teacher, f)()
         assert net.widths == [max(1, round(w * f)) for w in teacher.widths] and net(x).shape == (2, 10)
         sizes.append(count_params(net))
     assert sizes == sorted(sizes, reverse=True) and len(set(sizes)) == len(sizes)
     params, flops = [], []
     for drop in range(4):
-        net = it.shrink_blocks(teacher, drop)()
+        net = shrink_blocks(teacher, drop)()
         assert len(net.blocks) == 6 - drop and len(net.config["pools"]) == 3 and net(x).shape == (2, 10)
         assert net.widths[-1] == 128  # every stage keeps its output width
         params.append(count_params(net))
         flops.append(count_flops(net))
     assert params[0] == count_params(teacher)
     assert all(a > b for a, b in zip(params, params[1:])) and all(a > b for a, b in zip(flops, flops[1:]))
-    assert it.shrink_blocks(teacher, 3)().widths == [32, 64, 128]
+    assert shrink_blocks(teacher, 3)().widths == [32, 64, 128]
     with pytest.raises(ValueError):
-        it.shrink_blocks(teacher, 4)
-    vgg16 = it.shrink_blocks(vgg16_cifar(), 8)()  # paper scale: 13 convs in 5 stages -> one conv per stage
+        shrink_blocks(teacher, 4)
+    vgg16 = shrink_blocks(vgg16_cifar(), 8)()  # paper scale: 13 convs in 5 stages -> one conv per stage
     assert vgg16.widths == [64, 128, 256, 512, 512] and vgg16(torch.zeros(2, 3, 32, 32)).shape == (2, 10)

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from fsc_teach.fitnets import Hint
 from fsc_teach.kd import check_teacher, distill, distill_from_logits, function_matching
 from fsc_teach.losses import kd_loss
 from fsc_teach.models import VGG
@@ -96,19 +97,21 @@ def test_labelled_loss_is_hintons_mixture(teacher):
     assert hist["train_loss"][0] == pytest.approx(expected, rel=1e-4)
 
 
-def test_extra_loss_is_added_to_every_batch(teacher):
+def test_a_hint_adds_its_weighted_mse_to_every_batch(teacher):
+    """distill(hint=...) adds weight · MSE(regressor(student block), teacher block), computed independently here."""
     x, y = _toy(32)
-    calls = []
-
-    def extra():
-        calls.append(1)
-        return torch.tensor(2.5)
-
-    kwargs = dict(T=3.0, alpha=0.7, epochs=1, batch_size=16, lr=0.0, momentum=0.0, weight_decay=0.0, progress=False)
+    kwargs = dict(T=3.0, alpha=0.7, epochs=1, batch_size=32, lr=0.0, momentum=0.0, weight_decay=0.0, progress=False)
     plain = distill(_net((4, 8), seed=4), copy.deepcopy(teacher), x, y, **kwargs)
-    hinted = distill(_net((4, 8), seed=4), copy.deepcopy(teacher), x, y, extra_loss=extra, **kwargs)
-    assert len(calls) == 2
-    assert hinted["train_loss"][0] - plain["train_loss"][0] == pytest.approx(2.5, rel=1e-5)
+    student = _net((4, 8), seed=4)
+    torch.manual_seed(0)
+    regressor = nn.Conv2d(8, teacher.widths[-1], 1)
+    hint = Hint(-1, -1, regressor, weight=2.5)
+    with torch.no_grad():  # lr 0 and one full batch: the reported loss is the loss at the initial weights
+        s_feat = student.train().blocks[1](student.blocks[0](x))
+        t_feat = teacher.blocks[1](teacher.blocks[0](x))
+        mse = ((regressor(s_feat) - t_feat) ** 2).mean().item()
+    hinted = distill(student, copy.deepcopy(teacher), x, y, hint=hint, **kwargs)
+    assert hinted["train_loss"][0] - plain["train_loss"][0] == pytest.approx(2.5 * mse, rel=1e-4)
 
 
 def test_aliased_or_sharing_teachers_are_refused():

@@ -15,7 +15,7 @@ from torch.nn import functional as F
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given, strategies as st  # noqa: E402
 
-from fsc_teach import cross, data, fskd, prune, quantize, train  # noqa: E402
+from fsc_teach import cross, data, fskd, losses, prune, quantize, train  # noqa: E402
 from fsc_teach.losses import kd_loss  # noqa: E402
 from helpers import GOOD_RESULTS, clear_error  # noqa: E402
 from test_losses import _manual_kd  # noqa: E402  (the unit tests' oracle: float64 sums by hand)
@@ -220,7 +220,7 @@ def test_select_filters(ratio):
 @given(lam=NUMBERS, dtype=DTYPES, keep=NUMBERS)
 def test_prox_and_topk(lam, dtype, keep):
     w = _tensor((3, 4), dtype)
-    call = lambda: cross.prox_l1(w, lam)  # noqa: E731
+    call = lambda: prune.prox_l1(w, lam)  # noqa: E731
     if not w.is_floating_point():
         clear_error("prox_l1", "w", str(dtype), call)
     elif not _finite_real(lam, 0.0):
@@ -230,7 +230,7 @@ def test_prox_and_topk(lam, dtype, keep):
                                 dtype=w.dtype)
         torch.testing.assert_close(call(), expected.view_as(w))
         _good()
-    call = lambda: cross.topk_mask(w, keep)  # noqa: E731
+    call = lambda: prune.topk_mask(w, keep)  # noqa: E731
     if not _finite_real(keep, 0.0, 1.0):
         clear_error("topk_mask", "keep_fraction", repr(keep), call)
     elif not w.is_floating_point():
@@ -330,7 +330,7 @@ def test_cross_loss(shape_t, dtype, mu):
     torch.manual_seed(0)
     s_layer, t_layer = nn.Conv2d(3, 2, 3, padding=1), nn.Conv2d(3, 2, 3, padding=1)
     h_s, h_t = torch.randn(2, 3, 4, 4), _tensor(shape_t, dtype)
-    call = lambda: cross.cross_loss(s_layer, t_layer, h_s, h_t, mu=mu)  # noqa: E731
+    call = lambda: losses.cross_loss(s_layer, t_layer, h_s, h_t, mu=mu)  # noqa: E731
     if dtype != torch.float32:  # float64 too: the layers' weights are float32
         return clear_error("cross_loss", "h_t", str(dtype), call)
     if shape_t != (2, 3, 4, 4):

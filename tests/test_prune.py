@@ -9,8 +9,8 @@ from torch import nn
 
 from fsc_teach.models import (VGG, ResNetCIFAR, build_model, count_flops, count_params, small_cnn, vgg16_cifar,
                               vgg_fmnist)
-from fsc_teach.prune import (SCHEMES, apply_masks_, get_masks, l1_filter_scores, l1_prune, magnitude_masks,
-                             prunable_weights, prune_filters, reapply_masks_, remove_masks_, report, scheme_ratios,
+from fsc_teach.prune import (FILTER_RATIOS, apply_masks_, get_masks, l1_filter_scores, l1_prune, magnitude_masks,
+                             prunable_weights, prune_filters, reapply_masks_, remove_masks_, report, filter_ratios,
                              select_filters, sparsity)
 from fsc_teach.train import fit
 
@@ -165,7 +165,7 @@ def test_unmerged_adapter_refuses_to_prune():
 
 def test_li_et_al_pruned_a_counts():
     model = vgg16_cifar(head="linear")
-    pruned, kept = l1_prune(model, scheme_ratios("vgg16-A", model))
+    pruned, kept = l1_prune(model, filter_ratios("vgg16-A", model))
     assert pruned.widths == [32, 64, 128, 128, 256, 256, 256, 256, 256, 256, 256, 256, 256]
     assert _close(count_params(pruned), 5.26e6), count_params(pruned)
     assert _close(count_flops(pruned, (3, 32, 32)), 2.06e8), count_flops(pruned, (3, 32, 32))
@@ -173,7 +173,7 @@ def test_li_et_al_pruned_a_counts():
 
 def test_cross_distillation_vgg_50_counts():
     model = vgg16_cifar(head="mlp")
-    pruned, kept = l1_prune(model, scheme_ratios("vgg16-50%", model))
+    pruned, kept = l1_prune(model, filter_ratios("vgg16-50%", model))
     assert pruned.widths == [32, 32, 64, 64, 128, 128, 128, 256, 256, 256, 256, 256, 512]
     assert _close(count_params(pruned), 4.53e6), count_params(pruned)
     assert _close(count_flops(pruned, (3, 32, 32)), 0.082e9), count_flops(pruned, (3, 32, 32))
@@ -184,16 +184,16 @@ def test_fashion_mnist_schemes_grow_more_aggressive():
     dense = count_flops(model)
     removed = {}
     for name in ("A", "B", "C", "50%"):
-        pruned, _ = l1_prune(model, scheme_ratios(name, model))
+        pruned, _ = l1_prune(model, filter_ratios(name, model))
         removed[name] = 1 - count_flops(pruned) / dense
     assert 0.30 <= removed["A"] <= 0.40
     assert removed["A"] < removed["B"] < removed["C"] and removed["C"] >= 0.70
-    half, _ = l1_prune(model, scheme_ratios("50%", model))
+    half, _ = l1_prune(model, filter_ratios("50%", model))
     assert half.widths == vgg_fmnist(width=0.5).widths
     assert count_params(half) == count_params(vgg_fmnist(width=0.5))
     with pytest.raises(ValueError):
-        scheme_ratios("A", vgg16_cifar())  # a 6-block scheme on a 13-block network
-    assert set(SCHEMES) >= {"vgg16-A", "vgg16-50%", "A", "B", "C", "50%"}
+        filter_ratios("A", vgg16_cifar())  # a 6-block scheme on a 13-block network
+    assert set(FILTER_RATIOS) >= {"vgg16-A", "vgg16-50%", "A", "B", "C", "50%"}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -316,7 +316,7 @@ def test_report_counts_nonzero_params_and_flops():
 
 
 def test_masks_on_a_frozen_copy_then_trainable():
-    from fsc_teach.checkpoint import freeze
+    from fsc_teach.train import freeze
     from fsc_teach.models import vgg_fmnist
     from fsc_teach.train import fit
 

@@ -1,8 +1,11 @@
+import math
+
 import pytest
 import torch
+from torch import nn
 
 from fsc_teach.models import vgg_fmnist
-from fsc_teach.train import evaluate, fit, get_device, predict
+from fsc_teach.train import HISTORY_KEYS, eval_mode, evaluate, fit, get_device, predict
 
 
 def _toy(n=256, seed=0):
@@ -57,9 +60,10 @@ def test_loss_fn_and_params_hooks():
     frozen = [p.clone() for p in model.blocks[0].parameters()]
     seen = []
 
-    def loss_fn(logits, xb, yb):
+    def loss_fn(m, xb, yb, extra):
         seen.append(len(xb))
-        return torch.nn.functional.cross_entropy(logits, yb)
+        logits = m(xb)
+        return torch.nn.functional.cross_entropy(logits, yb), logits
 
     fit(model, x, y, epochs=1, batch_size=16, params=model.head.parameters(), loss_fn=loss_fn, progress=False)
     assert seen == [16] * 4
@@ -81,18 +85,52 @@ def test_device_choice(monkeypatch):
     assert get_device().type in {"cuda", "mps", "cpu"}
 
 
-def test_aux_rows_follow_the_batch_order():
+def test_extra_rows_follow_the_batch_order():
     x, y = _toy(64)
-    aux = torch.arange(64).float()
+    extra = torch.arange(64).float()
     seen = []
 
-    def loss_fn(logits, xb, yb, aux_b):
-        rows = aux_b.long()
+    def loss_fn(model, xb, yb, extra_b):
+        rows = extra_b.long()
         assert torch.equal(xb, x[rows]) and torch.equal(yb, y[rows])  # the same samples, in the same order
         seen.append(rows)
-        return torch.nn.functional.cross_entropy(logits, yb)
+        logits = model(xb)
+        return torch.nn.functional.cross_entropy(logits, yb), logits
 
-    fit(_tiny(), x, y, epochs=1, batch_size=16, aux=aux, loss_fn=loss_fn, progress=False)
+    fit(_tiny(), x, y, epochs=1, batch_size=16, extra=extra, loss_fn=loss_fn, progress=False)
     assert sorted(torch.cat(seen).tolist()) == list(range(64))
     with pytest.raises(ValueError, match="augment"):
-        fit(_tiny(), x, y, epochs=1, aux=aux, augment=True, loss_fn=loss_fn, progress=False)
+        fit(_tiny(), x, y, epochs=1, extra=extra, augment=True, loss_fn=loss_fn, progress=False)
+
+
+def test_the_loss_owns_the_forward_pass_and_the_history_has_one_shape():
+    """loss_fn(model, xb, yb, extra) -> (loss, logits): fit calls it once a step with the model itself; no logits
+    means no training accuracy (NaN); every history has the same keys, one value per epoch."""
+    x, y = _toy(48)
+    model, other = _tiny(), nn.Linear(1, 1)
+    calls = []
+
+    def loss_fn(m, xb, yb, extra_b):
+        assert m is model and extra_b is None and m.training and other.training
+        calls.append(len(xb))
+        return m(xb).pow(2).mean() + other.weight.sum() * 0, None
+
+    before = other.weight.detach().clone()
+    hist = fit(model, x, y, epochs=2, batch_size=16, loss_fn=loss_fn, modules=[other], progress=False)
+    assert calls == [16] * 6
+    assert tuple(hist) == HISTORY_KEYS and all(len(v) == 2 for v in hist.values())
+    assert all(math.isnan(a) for a in hist["train_acc"] + hist["val_acc"])
+    assert not torch.equal(other.weight, before)  # a module beside the model is optimised too (weight decay)
+    plain = fit(_tiny(), x, y, epochs=1, val=(x, y), progress=False)
+    assert tuple(plain) == HISTORY_KEYS and 0 <= plain["train_acc"][0] <= 1 and 0 <= plain["val_acc"][0] <= 1
+
+
+def test_eval_mode_restores_each_models_mode():
+    a, b = nn.Linear(2, 2).train(), nn.Linear(2, 2).eval()
+    with eval_mode(a, b):
+        assert not a.training and not b.training
+    assert a.training and not b.training
+    with pytest.raises(RuntimeError):
+        with eval_mode(a):
+            raise RuntimeError("restored even on an error")
+    assert a.training

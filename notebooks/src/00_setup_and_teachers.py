@@ -201,8 +201,11 @@ print("head(last block output) == forward(x):", torch.allclose(teacher.head(pair
 # ## 5. Training a network with `fit`
 #
 # `train.fit(model, x, y, epochs=..., lr=..., val=(x_test, y_test))` is the course's one training loop: explicit
-# arguments, a progress bar, a seeded shuffle, and a returned history for plots. Distillation plugs into it with
-# `loss_fn(logits, x_batch, y_batch)` (notebook 02). Here we train a half-width copy of the course teacher from
+# arguments, a progress bar, a seeded shuffle, and a returned history for plots (one value per epoch of
+# `train_loss`, `train_acc`, `val_acc` and `time`). Every method plugs into it the same way, with a loss that owns
+# the forward pass, `loss_fn(model, x_batch, y_batch, extra) -> (loss, logits)`: distillation runs the teacher on
+# the very batch the student sees (notebook 02), FitNets reads both networks' features with `models.block_io`
+# (notebook 04). Here we train a half-width copy of the course teacher from
 # scratch for a couple of epochs — the kind of *student* the later notebooks try to improve.
 
 # %%

@@ -193,7 +193,7 @@ def damaged(kind: str):
         net = train.trainable_copy(teacher)
         prune.apply_masks_(net, prune.magnitude_masks(net, UNSTRUCTURED_TARGET, scope="layer"))
         return net
-    net, _ = prune.l1_prune(teacher, prune.scheme_ratios(STRUCTURED_SCHEME, teacher))
+    net, _ = prune.l1_prune(teacher, prune.filter_ratios(STRUCTURED_SCHEME, teacher))
     return train.trainable_copy(net)
 
 

@@ -58,7 +58,7 @@ import torch
 from IPython.display import Markdown, display
 from torch.nn import functional as F
 
-from fsc_teach import check, data, iterative, models, plots, train, zoo
+from fsc_teach import check, data, iterative, models, plots, students, train, zoo
 from fsc_teach.scale import get_scale
 
 SCALE = get_scale(SCALE)
@@ -136,12 +136,12 @@ print(f"iterative.teach{inspect.signature(iterative.teach)}\n    \"\"\"{iterativ
 # ## 2. Parent → Child chains with both shrinking strategies
 #
 # Yalburgi (2019, §4.2) shrinks a VGG in two ways. **Narrower blocks**: every block keeps its place but gets
-# `factor` times the channels (`iterative.shrink_width`). **Fewer blocks**: one conv is removed per generation, from the deepest
-# stage first, so every pool and the head stay (`iterative.shrink_blocks`). The schedules:
+# `factor` times the channels (`students.shrink_width`). **Fewer blocks**: one conv is removed per generation, from the deepest
+# stage first, so every pool and the head stay (`students.shrink_blocks`). The schedules:
 
 # %%
-schedules = {"narrower blocks": [iterative.shrink_width(teacher, f) for f in WIDTH_FACTORS],
-             "fewer blocks": [iterative.shrink_blocks(teacher, d) for d in BLOCK_DROPS]}
+schedules = {"narrower blocks": [students.shrink_width(teacher, f) for f in WIDTH_FACTORS],
+             "fewer blocks": [students.shrink_blocks(teacher, d) for d in BLOCK_DROPS]}
 rows = []
 for strategy, builders in schedules.items():
     for depth, build in enumerate(builders, start=1):
@@ -452,7 +452,7 @@ my_params = sum(co * ci * 9 + 2 * co for ci, co in zip(my_cins, my_widths)) + 12
 # %% nbgrader={"grade": true, "grade_id": "ex3-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 # NBVAL_CHECK_OUTPUT
 fmnist_teacher = models.vgg_fmnist()
-if check.equal(my_params, models.count_params(iterative.shrink_blocks(fmnist_teacher, 3)()),
+if check.equal(my_params, models.count_params(students.shrink_blocks(fmnist_teacher, 3)()),
                what="parameter count of the 3-block VGG",
                hint="conv: C_out·C_in·9; BatchNorm: 2·C_out; head: 1152·10 weights + 10 biases"):
     print(f"memory saved vs the teacher: {100 * (1 - my_params / models.count_params(fmnist_teacher)):.1f} %")

@@ -24,7 +24,7 @@ import os
 SCALE = os.environ.get("FSC_SCALE", "standard")  # "quick" | "standard" | "paper"
 DATASET = {"quick": "fashion_mnist", "standard": "fashion_mnist", "paper": "cifar10"}[SCALE]
 TEACHER = {"quick": "vgg_fmnist", "standard": "vgg_fmnist", "paper": "vgg16_cifar10"}[SCALE]
-# Pruning schemes A/B/C, increasingly aggressive: a name in prune.SCHEMES or {block: fraction of filters removed}.
+# Pruning schemes A/B/C, increasingly aggressive: a name in prune.FILTER_RATIOS or {block: fraction of filters removed}.
 # Paper: A is the VGG-16 "pruned-A" of Li et al. 2017; B prunes 10 % more of those layers and 20 % of the others
 # (FSKD paper, Li et al. 2020, Sec. 4.1); the paper's C iterates pruning + FSKD twice, approximated here by one stronger one-shot pruning.
 SCHEMES = {"quick": {"A": "A", "B": "B", "C": "C"}, "standard": {"A": "A", "B": "B", "C": "C"},
@@ -67,7 +67,7 @@ from IPython.display import Markdown, display
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from fsc_teach import check, data, fitnets, fskd, models, plots, prune, train, zoo
+from fsc_teach import check, data, fitnets, fskd, models, plots, prune, students, train, zoo
 from fsc_teach.scale import get_scale
 
 SCALE = get_scale(SCALE)
@@ -222,7 +222,7 @@ print(inspect.getsource(fskd.fskd).split('    """')[0] + "    ...  # see fsc_tea
 shape = data.DATASETS[DATASET]["shape"]
 students, kept_of, scheme_rows, before_acc, ceiling_acc = {}, {}, [], {}, {}
 for name, scheme in SCHEMES.items():
-    ratios = prune.scheme_ratios(scheme, teacher) if isinstance(scheme, str) else dict(scheme)
+    ratios = prune.filter_ratios(scheme, teacher) if isinstance(scheme, str) else dict(scheme)
     students[name], kept_of[name] = prune.l1_prune(teacher, ratios)
     last = len(teacher.blocks) - 1
     before_acc[name] = train.evaluate(students[name], x_eval, y_eval)
@@ -465,7 +465,7 @@ plots.show_table(table7)
 # ## 8. Table 6: a decoupled student (depthwise + pointwise)
 #
 # Network decoupling (Guo et al. 2018; Fig. 5 of Li et al. 2020) rewrites each 3x3 conv as a sum of $T$ depthwise-separable
-# terms — exactly, for $T = 9$ — via one SVD per input channel (`fskd.decouple_conv`). Keeping fewer terms compresses
+# terms — exactly, for $T = 9$ — via one SVD per input channel (`students.decouple_conv`). Keeping fewer terms compresses
 # the network and damages it. Each decoupled block ends with a pointwise conv, an ordinary 1x1 conv, so FSKD's $Q$
 # merges into it (the depthwise conv is left untouched).
 
@@ -474,7 +474,7 @@ table6 = [{"network": TEACHER, "params": f"{models.count_params(teacher):,}",
            "FLOPs (M)": f"{models.count_flops(teacher, shape) / 1e6:.1f}", "accuracy before (%)": "—",
            "accuracy after FSKD (%)": f"{100 * teacher_acc:.2f}", "time (s)": ""}]
 for rank in DECOUPLE_RANKS:
-    student = fskd.decouple(teacher, rank)
+    student = students.decouple(teacher, rank)
     acc0 = train.evaluate(student, x_eval, y_eval)
     accs, secs = [], []
     for d in DRAWS:
@@ -708,7 +708,7 @@ check.close(None if mine is None else mine[1], reference.bias.detach(), atol=1e-
 #   BMVC 2018. [arXiv:1808.05517](https://arxiv.org/abs/1808.05517) — the decoupled students of Table 6.
 # * Z. Liu, J. Li, Z. Shen, G. Huang, S. Yan, C. Zhang. *Learning Efficient Convolutional Networks through Network
 #   Slimming.* ICCV 2017. [arXiv:1708.06519](https://arxiv.org/abs/1708.06519) — the other pruning family FSKD is
-#   shown on (`fskd.slimming_keep`).
+#   shown on (`students.slimming_keep`).
 # * S. Ioffe, C. Szegedy. *Batch Normalization: Accelerating Deep Network Training by Reducing Internal Covariate
 #   Shift.* ICML 2015. [arXiv:1502.03167](https://arxiv.org/abs/1502.03167) — the eval-mode affine map that is
 #   folded before merging.

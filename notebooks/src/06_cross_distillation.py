@@ -59,7 +59,7 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from fsc_teach import check, cross, data, fewshot, grid, models, plots, prune, quantize, train, zoo
+from fsc_teach import analysis, check, cross, data, fewshot, grid, losses, models, plots, prune, quantize, train, zoo
 from fsc_teach.scale import get_scale
 
 SCALE = get_scale(SCALE)
@@ -113,11 +113,11 @@ plt.show()
 #
 # | name | equation | package |
 # |---|---|---|
-# | no cross, Ours-NC (Eq. 1) | $\mathcal L^r = \lVert \sigma(W^T_l * h^T_{l-1}) - \sigma(W^S_l * h^S_{l-1})\rVert^2$ | `cross.nc_loss` |
-# | correction (Eq. 2) | $\mathcal L^c = \lVert \sigma(W^T_l * h^T_{l-1}) - \sigma(W^S_l * h^T_{l-1})\rVert^2$ | `cross.correction_loss` |
-# | imitation (Eq. 3) | $\mathcal L^i = \lVert \sigma(W^T_l * h^S_{l-1}) - \sigma(W^S_l * h^S_{l-1})\rVert^2$ | `cross.imitation_loss` |
-# | cross (Eq. 4) | $\mu \mathcal L^c + (1-\mu)\mathcal L^i$ | `cross.cross_loss` |
-# | soft cross (Eq. 7-8) | $\lVert \sigma(W^T_l * \hat h^T) - \sigma(W^S_l * \hat h^S)\rVert^2$, $\hat h^T = \alpha h^T + (1-\alpha) h^S$, $\hat h^S = (1-\beta) h^T + \beta h^S$ | `cross.soft_cross_loss` |
+# | no cross, Ours-NC (Eq. 1) | $\mathcal L^r = \lVert \sigma(W^T_l * h^T_{l-1}) - \sigma(W^S_l * h^S_{l-1})\rVert^2$ | `losses.nc_loss` |
+# | correction (Eq. 2) | $\mathcal L^c = \lVert \sigma(W^T_l * h^T_{l-1}) - \sigma(W^S_l * h^T_{l-1})\rVert^2$ | `losses.correction_loss` |
+# | imitation (Eq. 3) | $\mathcal L^i = \lVert \sigma(W^T_l * h^S_{l-1}) - \sigma(W^S_l * h^S_{l-1})\rVert^2$ | `losses.imitation_loss` |
+# | cross (Eq. 4) | $\mu \mathcal L^c + (1-\mu)\mathcal L^i$ | `losses.cross_loss` |
+# | soft cross (Eq. 7-8) | $\lVert \sigma(W^T_l * \hat h^T) - \sigma(W^S_l * \hat h^S)\rVert^2$, $\hat h^T = \alpha h^T + (1-\alpha) h^S$, $\hat h^S = (1-\beta) h^T + \beta h^S$ | `losses.soft_cross_loss` |
 #
 # Correction trains the student layer on the teacher's (clean) features, so the errors of the layers below do not
 # leak into its training — but at test time the student sees its own features (the *student inconsistency*
@@ -130,7 +130,7 @@ plt.show()
 # computed once per layer:
 
 # %%
-print(inspect.getsource(cross._terms))
+print(inspect.getsource(losses.layer_terms))
 
 # %% [markdown]
 # ## 2. Pruning (and quantizing) by proximal gradient (Eq. 9–11)
@@ -143,7 +143,7 @@ print(inspect.getsource(cross._terms))
 #
 # The groups $W_i$ of the structured case are the **input channels** of the layer's conv (the paper's VGG-50%
 # removes half the input channels of conv2 … conv13); the previous block's matching filters and their
-# BatchNorm are masked too, so a dead channel outputs exactly 0 and `cross.shrink` can delete it.
+# BatchNorm are masked too, so a dead channel outputs exactly 0 and `prune.shrink` can delete it.
 # The authors' code uses a budgeted top-k mask instead (`method="topk"`): the kept fraction shrinks linearly over
 # the first third of the steps, then the mask is frozen and the learning rate divided by 10. Both reach exactly
 # the target sparsity. For **quantization** (appendix, Tables 17–18) the regulariser is the projection
@@ -151,8 +151,8 @@ print(inspect.getsource(cross._terms))
 # projected weights, the step updates the full-precision ones.
 
 # %%
-print(inspect.getsource(cross.prox_l1))
-print(inspect.getsource(cross.prox_group_l2))
+print(inspect.getsource(prune.prox_l1))
+print(inspect.getsource(prune.prox_group_l2))
 print(inspect.getsource(quantize.quantize_clipped))
 
 # %% [markdown]
@@ -214,7 +214,7 @@ def cell(method, k, seed, kind="structured", sparsity=0.5, errors=False, **chang
     if "augment" in extra:
         extra["augment"] = AUGMENT[extra["augment"]]
     settings = dataclasses.replace(BASE, **changes, extra=extra)
-    keep = (lambda s: {"errors": cross.layer_errors(s, teacher, x_err), "student": s}) if errors else None
+    keep = (lambda s: {"errors": analysis.layer_errors(s, teacher, x_err), "student": s}) if errors else None
     return fewshot.run_cell(method, teacher, fewshot.Scheme(kind, sparsity), x_train[idx], y_train[idx],
                             x_eval, y_eval, seed=seed, settings=settings, analyse=keep)
 
@@ -465,13 +465,13 @@ print(f"seed {SEEDS[0]}; test accuracy (%); the full-precision teacher has {100 
 # Theorem 1 bounds the gap in cross-entropy between teacher and student by a weighted sum of the per-layer
 # (unsquared) correction and imitation errors, with each layer's Lipschitz constant:
 # $r_l \le \mu c_l + (1-\mu) i_l + C_l(\mu)\, r_{l-1}$ with $C_l(\mu) = \mu\,\mathrm{Lip}(S_l) + (1-\mu)\,\mathrm{Lip}(T_l)$, and
-# $\overline{|\Delta \mathrm{ce}|} \le \sqrt{2/N}\,\mathrm{Lip}(\text{head})\, r_L$. `cross.theorem1_bound` computes every
+# $\overline{|\Delta \mathrm{ce}|} \le \sqrt{2/N}\,\mathrm{Lip}(\text{head})\, r_L$. `analysis.theorem1_bound` computes every
 # link of the chain on the unstructured-90 % Ours (μ) student of Figure 2 (Lipschitz constants by power iteration on
 # the real layers; the theorem assumes the un-pruned head that unstructured pruning keeps).
 
 # %%
 student_mu = analysed("Ours")["student"]
-bound = cross.theorem1_bound(student_mu, teacher, x_err, y_err, mu=MU)
+bound = analysis.theorem1_bound(student_mu, teacher, x_err, y_err, mu=MU)
 chain = [("|ce(T) − ce(S)| (mean over samples)", bound["ce_gap"]),
          ("mean |Δce| per sample", bound["mean_abs_ce_gap"]),
          ("√(2/N)·‖O^T − O^S‖ (Lemma 1)", bound["logit_bound"]),
@@ -579,7 +579,7 @@ def my_correction_loss(s_layer, t_layer, h_t):
 # %% nbgrader={"grade": true, "grade_id": "ex1-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 h_t = models.block_io(teacher, x_err[:50].to(DEVICE))[2][0].detach()
 check.close(check.runs(my_correction_loss, student_mu.blocks[2], teacher.blocks[2], h_t),
-            cross.correction_loss(student_mu.blocks[2], teacher.blocks[2], h_t), rtol=1e-4,
+            losses.correction_loss(student_mu.blocks[2], teacher.blocks[2], h_t), rtol=1e-4,
             what="my_correction_loss matches Eq. 2",
             hint="feed the teacher's input h_t to both layers; sum the squares and divide by the batch size")
 
@@ -600,7 +600,7 @@ def my_prox_group_l2(w, lam):
 # %% nbgrader={"grade": true, "grade_id": "ex2-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 w = teacher.blocks[3].conv.weight.detach().cpu()
 lam = float(w.transpose(0, 1).reshape(w.shape[1], -1).norm(dim=1).median())
-check.close(check.runs(my_prox_group_l2, w, lam), cross.prox_group_l2(w, lam, dim=1),
+check.close(check.runs(my_prox_group_l2, w, lam), prune.prox_group_l2(w, lam, dim=1),
             what="my_prox_group_l2 matches Eq. 11", hint="one norm per input channel: w[:, i] has shape (C_out, k, k)")
 
 # %% [markdown]
@@ -616,8 +616,8 @@ my_alpha, my_beta = 1.0, 1.0
 
 # %% nbgrader={"grade": true, "grade_id": "ex3-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 h_s = models.block_io(student_mu, x_err[:50].to(DEVICE))[2][0].detach()
-check.close(check.runs(cross.soft_cross_loss, student_mu.blocks[2], teacher.blocks[2], h_s, h_t, my_alpha, my_beta),
-            cross.nc_loss(student_mu.blocks[2], teacher.blocks[2], h_s, h_t), rtol=1e-5,
+check.close(check.runs(losses.soft_cross_loss, student_mu.blocks[2], teacher.blocks[2], h_s, h_t, my_alpha, my_beta),
+            losses.nc_loss(student_mu.blocks[2], teacher.blocks[2], h_s, h_t), rtol=1e-5,
             what="soft cross equals no cross", hint="ĥ_T must be h_T and ĥ_S must be h_S")
 
 
