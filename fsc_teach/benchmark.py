@@ -22,6 +22,7 @@ import contextlib
 import csv
 import functools
 import hashlib
+import io
 import json
 import sys
 from collections import defaultdict
@@ -34,9 +35,10 @@ import numpy as np
 
 from . import data, fewshot, grid
 from .fewshot import Scheme, Settings
+from .protocol import Comparison, compare
 
 __all__ = ["Plan", "PLANS", "BASELINES", "LAYERWISE", "cells", "plan_cell", "run_plan", "summary", "claims",
-           "write_outputs", "main"]
+           "write_outputs", "write_table", "main"]
 
 BASELINES = ("BP", "KD", "Iter-KD", "FitNet", "FSKD")  # methods that start from the data-free pruned student
 LAYERWISE = ("Ours-NC", "Ours", "Ours-S")  # cross distillation (Bai et al., AAAI 2020)
@@ -107,7 +109,7 @@ def _measure(plan: Plan, model, tensors: tuple, teacher: str, kind: str, sparsit
     idx = data.few_shot_indices(y_tr, k, seed=seed)
     out = fewshot.run_cell(method, model, Scheme(kind, sparsity), x_tr[idx], y_tr[idx], x_te[:plan.eval_size],
                            y_te[:plan.eval_size], seed=seed, settings=plan.settings[teacher])
-    return {k_: v for k_, v in out.items() if k_ != "method"}
+    return {**{k_: v for k_, v in out.items() if k_ != "method"}, "test_images": len(x_te[:plan.eval_size])}
 
 
 @functools.lru_cache(maxsize=None)
@@ -198,68 +200,91 @@ def summary(rows: Sequence[dict]) -> list[dict]:
     return out
 
 
-def _accs(rows, teacher, student, method, k) -> list[float]:
+def _by_seed(rows, teacher, student, method, k) -> dict[int, float]:
     key = (teacher, student, method, k)
-    return [100 * r["acc"] for r in rows if (r["teacher"], r["student"], r["method"], r["k"]) == key]
+    return {r["seed"]: 100 * r["acc"] for r in rows if (r["teacher"], r["student"], r["method"], r["k"]) == key}
 
 
-def _mean(rows, teacher, student, method, k) -> float | None:
-    vals = _accs(rows, teacher, student, method, k)
-    return float(np.mean(vals)) if vals else None
+def _compare(rows, teacher, student, k, a: str, b: str) -> Comparison | None:
+    """``protocol.compare`` of methods ``a`` and ``b`` on the draws both were run on (None if they share none)."""
+    sa, sb = _by_seed(rows, teacher, student, a, k), _by_seed(rows, teacher, student, b, k)
+    seeds = sorted(set(sa) & set(sb))
+    return compare([sa[s] for s in seeds], [sb[s] for s in seeds], names=(a, b)) if seeds else None
 
 
-def _beyond_noise(rows, teacher, student, k, better: str, worse: str) -> bool:
-    """Whether ``better``'s mean exceeds ``worse``'s by more than their two seed standard deviations together."""
-    a, b = _accs(rows, teacher, student, better, k), _accs(rows, teacher, student, worse, k)
-    sd = lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
-    return float(np.mean(a) - np.mean(b)) > sd(a) + sd(b)
+def _mark(comparisons: Sequence[Comparison]) -> str:
+    """✓ every ordering is a clear win, ✗ one is clearly reversed, ? otherwise (inside the draws' noise)."""
+    signs = [c.sign for c in comparisons]
+    return "✓" if all(v > 0 for v in signs) else "✗" if any(v < 0 for v in signs) else "?"
+
+
+def _best(rows, teacher, student, k, methods) -> str | None:
+    means = {m: np.mean(list(v.values())) for m in methods if (v := _by_seed(rows, teacher, student, m, k))}
+    return max(means, key=means.get) if means else None
 
 
 def claims(rows: Sequence[dict]) -> list[dict]:
-    """The papers' headline orderings, each checked on the measured means: ``claim``, ``measured``, ``holds``.
+    """The papers' headline orderings, each decided by the course's one rule (``protocol.compare``, paired by seed).
 
-    ``clear`` says whether the deciding difference is larger than the seeds' spread (the two standard deviations
-    added): a ✓ that is not ``clear`` is an ordering of means inside the noise.
+    Each claim: ``claim``, ``where``, ``mark`` (✓ every ordering it states is a clear win, ✗ one is clearly
+    reversed, ? the draws cannot tell) and ``verdicts`` (the paired comparisons' sentences).
     """
     out = []
     students = sorted({(r["teacher"], r["student"], r["kind"]) for r in rows})
     ks = sorted({r["k"] for r in rows})
     for teacher, student, kind in students:
-        m = lambda method, k: _mean(rows, teacher, student, method, k)
+        cmp = lambda k, a, b: _compare(rows, teacher, student, k, a, b)  # noqa: E731
         where = f"{teacher}, {student}"
         k100 = 10 if 10 in ks else ks[-1]
-        if kind == "structured" and None not in (m("FSKD", k100), m("FitNet", k100), m("BP", k100)):
-            f, n, b = m("FSKD", k100), m("FitNet", k100), m("BP", k100)
-            out.append({"claim": f"FSKD > FitNet > fine-tuning with {10 * k100} samples (Li et al., CVPR 2020, Table 2)",
-                        "where": where, "measured": f"FSKD {f:.2f}, FitNet {n:.2f}, BP {b:.2f}",
-                        "holds": bool(f > n > b),
-                        "clear": _beyond_noise(rows, teacher, student, k100, *(("FSKD", "FitNet") if f - n < n - b
-                                                                              else ("FitNet", "BP")))
-                        if f > n > b else None})
-        k1 = ks[0]
-        if None not in (m("Ours", k1), m("Ours-S", k1), m("Ours-NC", k1)):
-            best = max(("Ours", "Ours-S"), key=lambda meth: m(meth, k1))
-            out.append({"claim": f"cross distillation beats no cross at K = {k1} (Bai et al., AAAI 2020, Table 1)", "where": where,
-                        "measured": f"{best} {m(best, k1):.2f} vs Ours-NC {m('Ours-NC', k1):.2f}",
-                        "holds": bool(m(best, k1) > m("Ours-NC", k1)),
-                        "clear": _beyond_noise(rows, teacher, student, k1, *((best, "Ours-NC")
-                                               if m(best, k1) > m("Ours-NC", k1) else ("Ours-NC", best)))})
-        if len(ks) > 1:
-            def lead(k):
-                ours = [v for v in (m(x, k) for x in LAYERWISE) if v is not None]
-                base = [v for v in (m(x, k) for x in BASELINES) if v is not None]
-                return max(ours) - max(base) if ours and base else None
-            first, last = lead(ks[0]), lead(ks[-1])
-            if None not in (first, last):
-                out.append({"claim": "layer-wise distillation beats the baselines at K = 1, by less as K grows "
-                                     "(Bai et al., AAAI 2020, Tables 1, 7)", "where": where,
-                            "measured": f"lead {first:+.2f} at K = {ks[0]}, {last:+.2f} at K = {ks[-1]}",
-                            "holds": bool(0 < first and last < first), "clear": None})  # a gain to shrink
+        pair = [cmp(k100, "FSKD", "FitNet"), cmp(k100, "FitNet", "BP")]
+        if kind == "structured" and None not in pair:
+            out.append(_claim(f"FSKD > FitNet > fine-tuning with {10 * k100} samples (Li et al., CVPR 2020, "
+                              "Table 2)", where, pair))
+        for ours in ("Ours", "Ours-S"):
+            c = cmp(ks[0], ours, "Ours-NC")
+            if c is not None:
+                out.append(_claim(f"{ours} beats no cross (Ours-NC) at K = {ks[0]} (Bai et al., AAAI 2020, Table 1)",
+                                  where, [c]))
+        best_ours, best_base = (_best(rows, teacher, student, ks[0], group) for group in (LAYERWISE, BASELINES))
+        if best_ours and best_base:
+            found = [cmp(ks[0], best_ours, best_base)]
+            text = f"layer-wise distillation beats every baseline at K = {ks[0]}"
+            if len(ks) > 1:  # the lead per seed index, at the first and the last K
+                leads = [_leads(rows, teacher, student, k, best_ours, best_base) for k in (ks[0], ks[-1])]
+                seeds = sorted(set(leads[0]) & set(leads[1]))
+                found.append(compare([leads[0][s] for s in seeds], [leads[1][s] for s in seeds],
+                                     names=(f"the lead at K = {ks[0]}", f"the lead at K = {ks[-1]}")))
+                text += ", by less as K grows"
+            out.append(_claim(text + " (Bai et al., AAAI 2020, Tables 1, 7)", where, found))
     return out
 
 
-_COLUMNS = ("teacher", "student", "kind", "sparsity", "method", "k", "seed", "acc", "params", "flops", "cpu_s",
-            "wall_s", "config")
+def _leads(rows, teacher, student, k, ours: str, base: str) -> dict[int, float]:
+    a, b = _by_seed(rows, teacher, student, ours, k), _by_seed(rows, teacher, student, base, k)
+    return {s: a[s] - b[s] for s in set(a) & set(b)}
+
+
+def _claim(text: str, where: str, comparisons: Sequence[Comparison]) -> dict:
+    return {"claim": text, "where": where, "mark": _mark(comparisons),
+            "verdicts": "; ".join(c.verdict for c in comparisons)}
+
+
+_COLUMNS = ("teacher", "student", "kind", "sparsity", "method", "k", "seed", "acc", "test_images", "params", "flops",
+            "cpu_s", "wall_s", "config")
+
+
+def write_table(rows: Sequence[dict], path: str | Path) -> Path:
+    """The tidy table, one row per cell (``_COLUMNS``), written atomically to ``path`` (a CSV); returns it."""
+    from .checkpoint import atomic_write_bytes
+
+    text = io.StringIO(newline="")
+    w = csv.DictWriter(text, fieldnames=_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    w.writerows(sorted(rows, key=lambda r: tuple(str(r.get(c, "")) for c in _COLUMNS[:7])))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, text.getvalue().encode("utf-8"))
+    return path
 
 
 def write_outputs(rows: Sequence[dict], out: str | Path, scale: str) -> list[Path]:
@@ -269,10 +294,7 @@ def write_outputs(rows: Sequence[dict], out: str | Path, scale: str) -> list[Pat
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"results-{scale}.csv", out / f"summary-{scale}.csv", out / f"summary-{scale}.md"]
-    with open(paths[0], "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=_COLUMNS, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
+    write_table(rows, paths[0])
     summ = summary(rows)
     with open(paths[1], "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(summ[0]))
@@ -288,8 +310,9 @@ def write_outputs(rows: Sequence[dict], out: str | Path, scale: str) -> list[Pat
                   "CPU s / run": f"{np.mean([cell[meth, k]['cpu_s'] for k in ks if (meth, k) in cell]):.2f}"}
                  for meth in dict.fromkeys(g["method"] for g in group)]
         md += [f"## {teacher}, {student}", "", markdown_table(table), ""]
-    md += ["## The papers' claims", "", markdown_table([{**c, "holds": "✓" if c["holds"] else "✗"}
-                                                         for c in claims(rows)] or [{"claim": "none applicable"}]), ""]
+    md += ["## The papers' claims", "", "✓ every ordering the claim states is a clear win, ✗ one is clearly reversed, "
+           "? the draws cannot tell (paired 95 % intervals, `fsc_teach.protocol`).", "",
+           markdown_table(claims(rows) or [{"claim": "none applicable"}]), ""]
     paths[2].write_text("\n".join(md), encoding="utf-8")
     return paths
 
@@ -302,6 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="build/benchmark", help="folder for the cache, CSVs and Markdown")
     parser.add_argument("--workers", type=int, default=None, help="cells at a time (default: one per core)")
     parser.add_argument("--fresh", action="store_true", help="discard the cache of finished cells first")
+    parser.add_argument("--results", default=None, metavar="DIR",
+                        help="also write the tidy table to DIR/benchmark-<scale>.csv (default: results/ for the "
+                             "standard and paper scales, nowhere for quick)")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="run the cells on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786); "
                              "--workers then caps the cells in flight (default: all). Needs fsc-teach[cluster]")
@@ -322,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
     with cluster as executor:
         rows = run_plan(plan, cache=cache, workers=args.workers, executor=executor)
     paths = write_outputs(rows, out, scale)
+    results = args.results if args.results is not None else (None if scale == "quick" else "results")
+    if results:
+        paths.append(write_table(rows, Path(results) / f"benchmark-{scale}.csv"))
     print(paths[2].read_text(encoding="utf-8"))
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0

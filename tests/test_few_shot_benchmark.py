@@ -81,23 +81,29 @@ def test_an_interrupted_run_resumes_to_the_same_table(tmp_path, monkeypatch):
     assert "± " in paths[2].read_text() and "claims" in paths[2].read_text()
 
 
-def test_claims_are_read_from_the_measurements():
-    rows = []
-    for method, accs in {"FSKD": (0.5, 0.9), "FitNet": (0.4, 0.8), "BP": (0.3, 0.7), "KD": (0.3, 0.7),
-                         "Iter-KD": (0.3, 0.7), "Ours-NC": (0.7, 0.85), "Ours": (0.75, 0.86),
-                         "Ours-S": (0.6, 0.8)}.items():
-        for k, a in zip((1, 10), accs):
-            rows.append({"teacher": "t", "student": "structured 50 %", "kind": "structured", "method": method,
-                         "k": k, "acc": a, "cpu_s": 1.0, "params": 1, "flops": 1})
-    got = {c["claim"].split(" (")[0]: c["holds"] for c in benchmark.claims(rows)}
-    assert got == {"FSKD > FitNet > fine-tuning with 100 samples": True,
-                   "cross distillation beats no cross at K = 1": True,
-                   "layer-wise distillation beats the baselines at K = 1, by less as K grows": True}
-    rows = [dict(r, acc=0.95 - 0.1 * (r["k"] == 1)) if r["method"] == "FitNet" else r for r in rows]  # FitNet wins
-    got = {c["claim"].split(" (")[0]: c["holds"] for c in benchmark.claims(rows)}
-    assert not got["FSKD > FitNet > fine-tuning with 100 samples"]
-    # the layer-wise methods now trail at K = 1 and trail more at K = 10: no gain that could shrink
-    assert not got["layer-wise distillation beats the baselines at K = 1, by less as K grows"]
+def _claim_rows(means: dict, noise: float = 0.2) -> list[dict]:
+    """Five seeds per cell: the given mean plus a small seed-dependent wobble (the same wobble for every method)."""
+    wobble = [0.0, 0.01, -0.01, 0.02, -0.02]
+    return [{"teacher": "t", "student": "structured 50 %", "kind": "structured", "method": method, "k": k,
+             "seed": seed, "acc": a + wobble[seed] + noise * 0.01 * ((seed * 7 + len(method)) % 3 - 1), "cpu_s": 1.0,
+             "params": 1, "flops": 1}
+            for method, accs in means.items() for k, a in zip((1, 10), accs) for seed in range(5)]
+
+
+def test_claims_are_decided_by_the_paired_rule():
+    means = {"FSKD": (0.5, 0.9), "FitNet": (0.4, 0.8), "BP": (0.3, 0.7), "KD": (0.3, 0.7), "Iter-KD": (0.3, 0.7),
+             "Ours-NC": (0.7, 0.85), "Ours": (0.75, 0.86), "Ours-S": (0.6, 0.8)}
+    got = {c["claim"].split(" (")[0]: c["mark"] for c in benchmark.claims(_claim_rows(means))}
+    assert got == {"FSKD > FitNet > fine-tuning with 100 samples": "✓",
+                   "Ours beats no cross": "✓",
+                   "Ours-S beats no cross": "✗",
+                   "layer-wise distillation beats every baseline at K = 1, by less as K grows": "✓"}
+    means["FitNet"] = (0.85, 0.95)  # FitNet now wins clearly
+    means["Ours"] = (0.7, 0.86)  # and Ours ties with Ours-NC at K = 1 up to the per-seed noise
+    got = {c["claim"].split(" (")[0]: c for c in benchmark.claims(_claim_rows(means, noise=1.0))}
+    assert got["FSKD > FitNet > fine-tuning with 100 samples"]["mark"] == "✗"
+    assert got["Ours beats no cross"]["mark"] == "?"
+    assert "no clear difference" in got["Ours beats no cross"]["verdicts"]
 
 
 def test_the_command_resumes_after_an_interruption(tmp_path, monkeypatch, capsys):
