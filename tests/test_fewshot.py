@@ -119,3 +119,38 @@ def test_step_budget_and_cached_teacher():
         cached = fewshot.compress(method, teacher, scheme, x, y, settings=replace(SETTINGS, cache_teacher=True))
         with torch.no_grad():
             torch.testing.assert_close(cached(x), live(x), rtol=1e-4, atol=1e-4, msg=method)
+
+
+def _bn_input_stats(student, x):
+    """Per-channel mean and (unbiased) variance of the first block's BatchNorm input: an independent computation."""
+    z = student.blocks[0].conv(x)
+    return z.mean((0, 2, 3)), z.var((0, 2, 3), unbiased=True)
+
+
+@pytest.mark.parametrize("kind", ["structured", "unstructured"])
+def test_l1_bn_is_the_data_free_student_with_its_batchnorm_re_estimated(kind):
+    teacher, (x, y) = _teacher(), _data()
+    scheme = fewshot.Scheme(kind, 0.5)
+    plain = fewshot.compress("L1-norm", teacher, scheme, x, y, settings=SETTINGS)
+    bn = fewshot.compress("L1+BN", teacher, scheme, x, y, settings=SETTINGS)
+    weights = lambda m: {k: v for k, v in m.state_dict().items() if "running" not in k and "num_batches" not in k}
+    assert all(torch.equal(v, weights(bn)[k]) for k, v in weights(plain).items())  # no weight moves
+    with torch.no_grad():
+        mean, var = _bn_input_stats(bn, x)
+    torch.testing.assert_close(bn.blocks[0].bn.running_mean, mean, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(bn.blocks[0].bn.running_var, var, rtol=1e-4, atol=1e-5)
+    assert not torch.equal(plain.blocks[0].bn.running_mean, bn.blocks[0].bn.running_mean)
+
+
+def test_recalibrate_bn_gives_every_method_but_l1_norm_the_same_re_estimation():
+    teacher, (x, y) = _teacher(), _data()
+    scheme = fewshot.Scheme("structured", 0.5)
+    on = replace(SETTINGS, recalibrate_bn=True)
+    for method in ("BP", "FSKD", "Ours"):
+        student = fewshot.compress(method, teacher, scheme, x, y, settings=on)
+        with torch.no_grad():
+            mean, _ = _bn_input_stats(student, x)
+        torch.testing.assert_close(student.blocks[0].bn.running_mean, mean, rtol=1e-4, atol=1e-5)
+    l1 = fewshot.compress("L1-norm", teacher, scheme, x, y, settings=on)  # the data-free floor stays data-free
+    assert torch.equal(l1.blocks[0].bn.running_mean,
+                       fewshot.compress("L1-norm", teacher, scheme, x, y, settings=SETTINGS).blocks[0].bn.running_mean)
