@@ -41,7 +41,7 @@ def layer_errors(student: BlockNet, teacher: BlockNet, x: Tensor) -> dict[str, l
     input to the block; ``logits`` is ``‖o^T − o^S‖² / N``. Both nets are evaluated in eval mode.
     """
     _check_shapes(student, teacher)
-    validate.tensor("x", x, ndim=4, kind="float")
+    validate.images("x", x, "teacher", teacher)
     out: dict[str, list[float]] = {k: [] for k in ("eps_t", "eps_s", "estimation", "correction", "imitation")}
     with eval_mode(student, teacher):
         for (t_t, t_s, s_t, s_s), _ in _crossed(student, teacher, x):
@@ -138,6 +138,10 @@ def lipschitz_bound(module: nn.Module, h: Tensor, iters: int = 100) -> float:
     kernel k and stride s at most ⌈k/s⌉. A residual block ``relu(x + branch(x))`` with a parameter-free
     shortcut gives ``1 + Lip(branch)``.
     """
+    validate.module("module", module, nn.Module)
+    validate.tensor("h", h, min_ndim=2, kind="float")
+    validate.dtype_of("h", h, "module", module)
+    validate.integer("iters", iters, low=1)
     h = h[:1].detach()
     if isinstance(module, BasicBlock):
         branch = [module.conv1, module.bn1, module.relu1, module.conv2, module.bn2, module.adapter]
@@ -168,6 +172,11 @@ def theorem1_bound(student: BlockNet, teacher: BlockNet, x: Tensor, y: Tensor | 
     predictions. The training losses are the *squares* of c_l, i_l; the theorem bounds with the norms.
     """
     _check_shapes(student, teacher)
+    validate.images("x", x, "teacher", teacher)
+    if y is not None:
+        validate.labels("y", y, rows=len(x), num_classes=getattr(teacher, "config", {}).get("num_classes"))
+    validate.real("mu", mu, low=0.0, high=1.0)
+    validate.integer("iters", iters, low=1)
     t_head, s_head = teacher.head.state_dict(), student.head.state_dict()
     if any(not torch.equal(t_head[k], s_head[k]) for k in t_head):
         raise ValueError("Theorem 1 assumes the student shares the teacher's un-pruned head (a fine-tune changed it)")

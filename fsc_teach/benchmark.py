@@ -28,12 +28,13 @@ from collections import defaultdict
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping, Sequence, Sized
 
 import numpy as np
 
-from . import data, fewshot, grid
+from . import data, fewshot, grid, validate
 from .fewshot import Scheme, Settings
+from .models import BlockNet
 
 __all__ = ["Plan", "PLANS", "BASELINES", "LAYERWISE", "cells", "plan_cell", "run_plan", "summary", "claims",
            "write_outputs", "main"]
@@ -55,6 +56,28 @@ class Plan:
     eval_size: int
     methods: tuple[str, ...] = tuple(fewshot.METHODS)
     note: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.dataset, str):
+            raise TypeError(f"dataset must be a dataset name such as 'fashion_mnist', got "
+                            f"{validate.describe(self.dataset)}")
+        for name, what in (("teachers", "teacher names"), ("schemes", "fewshot.Scheme students"),
+                           ("ks", "shots per class"), ("seeds", "seeds"), ("methods", "method names")):
+            validate.sequence(name, getattr(self, name), what, min_len=1)
+        for i, s in enumerate(self.schemes):
+            validate.module(f"schemes[{i}]", s, Scheme)
+        for i, k in enumerate(self.ks):
+            validate.integer(f"ks[{i}]", k, low=1)
+        for i, seed in enumerate(self.seeds):
+            validate.integer(f"seeds[{i}]", seed)
+        for i, m in enumerate(self.methods):
+            validate.choice(f"methods[{i}]", m, fewshot.METHODS)
+        validate.mapping("settings", self.settings, "{teacher name: fewshot.Settings}")
+        for t in self.teachers:
+            if not isinstance(t, str) or not isinstance(self.settings.get(t), Settings):
+                raise ValueError(f"settings must hold a fewshot.Settings for every teacher; teacher {t!r} has "
+                                 f"{validate.describe(self.settings.get(t))}")
+        validate.integer("eval_size", self.eval_size, low=1)
 
     def fingerprint(self, teacher: str) -> str:
         """A short hash of everything besides the cell's own fields that decides its result (cache safety)."""
@@ -93,6 +116,7 @@ PLANS: dict[str, Plan] = {
 
 def cells(plan: Plan) -> list[dict]:
     """Every (teacher, student, K, seed, method) cell of ``plan`` that applies (FSKD: structured students only)."""
+    validate.module("plan", plan, Plan)
     return [{"teacher": t, "kind": s.kind, "sparsity": s.sparsity, "k": k, "seed": seed, "method": m,
              "config": plan.fingerprint(t)}
             for t in plan.teachers for s in plan.schemes for k in plan.ks for seed in plan.seeds for m in plan.methods
@@ -129,6 +153,7 @@ def plan_cell(plan: Plan, teacher: str, kind: str, sparsity: float, k: int, seed
     """
     from .train import get_device
 
+    _check_cell(plan, teacher, method, k, seed)
     tensors = (*data.load_tensors(plan.dataset, train=True), *data.load_tensors(plan.dataset, train=False))
     return _measure(plan, _worker_teacher(teacher, str(get_device())), tensors, teacher, kind, sparsity, k, seed,
                     method)
@@ -144,6 +169,7 @@ def run_plan(plan: Plan, *, cache: str | Path | dict | None = None, workers: int
     ``executor`` (``grid.dask_executor``) the cells run there as ``plan_cell``, each worker loading its own
     teacher and data (so ``teachers`` and ``tensors`` do not apply); ``workers`` caps the cells in flight.
     """
+    _check_run(plan, workers, teachers, tensors, executor)
     todo = cells(plan)
     if executor is not None:
         if teachers is not None or tensors is not None:
@@ -188,6 +214,7 @@ def _groups(rows: Sequence[dict], keys: Sequence[str]) -> dict[tuple, list[dict]
 
 def summary(rows: Sequence[dict]) -> list[dict]:
     """Mean ± std over seeds of accuracy (%) and mean CPU seconds, per teacher, student, method and K."""
+    _check_rows(rows, ("teacher", "student", "method", "k", "acc", "cpu_s", "params", "flops"), once=True)
     out = []
     for (teacher, student, method, k), group in _groups(rows, ("teacher", "student", "method", "k")).items():
         acc = 100 * np.array([r["acc"] for r in group])
@@ -221,6 +248,7 @@ def claims(rows: Sequence[dict]) -> list[dict]:
     ``clear`` says whether the deciding difference is larger than the seeds' spread (the two standard deviations
     added): a ✓ that is not ``clear`` is an ordering of means inside the noise.
     """
+    _check_rows(rows, ("teacher", "student", "kind", "method", "k", "acc"))
     out = []
     students = sorted({(r["teacher"], r["student"], r["kind"]) for r in rows})
     ks = sorted({r["k"] for r in rows})
@@ -266,6 +294,10 @@ def write_outputs(rows: Sequence[dict], out: str | Path, scale: str) -> list[Pat
     """``results-<scale>.csv`` (tidy), ``summary-<scale>.csv`` and ``summary-<scale>.md``; returns the paths."""
     from .plots import markdown_table, mean_std
 
+    _check_rows(rows, ("teacher", "student", "kind", "method", "k", "acc", "cpu_s", "params", "flops"), min_len=1)
+    validate.path("out", out)
+    if not isinstance(scale, str) or not scale:
+        raise TypeError(f"scale must be the scale's name (a non-empty str), got {validate.describe(scale)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"results-{scale}.csv", out / f"summary-{scale}.csv", out / f"summary-{scale}.md"]
@@ -305,6 +337,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="run the cells on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786); "
                              "--workers then caps the cells in flight (default: all). Needs fsc-teach[cluster]")
+    if argv is not None:
+        validate.sequence("argv", argv, "command-line words (str)")
+        for i, a in enumerate(argv):
+            if not isinstance(a, str):
+                raise TypeError(f"argv[{i}] must be a str (a command-line word), got {validate.describe(a)}")
     args = parser.parse_args(argv)
     try:
         cluster = grid.dask_executor(args.scheduler) if args.scheduler else contextlib.nullcontext()
@@ -325,6 +362,43 @@ def main(argv: list[str] | None = None) -> int:
     print(paths[2].read_text(encoding="utf-8"))
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
+
+
+def _check_cell(plan: Plan, teacher: str, method: str, k: int, seed: int) -> None:
+    validate.module("plan", plan, Plan)
+    validate.choice("teacher", teacher, plan.teachers)
+    validate.choice("method", method, fewshot.METHODS)
+    validate.integer("k", k, low=1)
+    validate.integer("seed", seed)
+
+
+def _check_run(plan: Plan, workers, teachers, tensors, executor) -> None:
+    """``run_plan``'s arguments, before any teacher or dataset is loaded."""
+    validate.module("plan", plan, Plan)
+    if workers is not None:
+        validate.integer("workers", workers, low=1)
+    if teachers is not None:
+        validate.mapping("teachers", teachers, "{teacher name: network}")
+        for name in teachers:
+            validate.module(f"teachers[{name!r}]", teachers[name], BlockNet)
+    if tensors is not None:
+        if not isinstance(tensors, (tuple, list)) or len(tensors) != 4:
+            raise TypeError(f"tensors must be (x_train, y_train, x_test, y_test), got {validate.describe(tensors)}")
+        validate.pair("tensors' training pair", tensors[:2], ndim=4)
+        validate.pair("tensors' test pair", tensors[2:], ndim=4)
+    if executor is not None and not isinstance(executor, Executor):
+        raise TypeError(f"executor must be a concurrent.futures.Executor (grid.dask_executor), got "
+                        f"{validate.describe(executor)}")
+
+
+def _check_rows(rows: Sequence[dict], keys: Sequence[str], min_len: int = 0, once: bool = False) -> None:
+    """Rows as ``run_plan`` returns them: dicts holding at least ``keys``; ``once``: read once, a generator will do."""
+    validate.sequence("rows", rows, "result rows (dicts, as run_plan returns them)", min_len=min_len, iterators=once)
+    for i, r in enumerate(rows if isinstance(rows, Sized) else []):
+        validate.mapping(f"rows[{i}]", r, "(a result row from run_plan)")
+        missing = [k for k in keys if k not in r]
+        if missing:
+            raise ValueError(f"rows[{i}] lacks {missing}: pass the rows run_plan returns")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from . import validate
 from .models import BlockNet, build_model
 
 __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "cached_model", "sha256", "atomic_write_bytes"]
@@ -63,6 +64,10 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def save_checkpoint(path: str | os.PathLike, model: BlockNet, meta: dict | None = None) -> Path:
     """Atomically save ``model`` (architecture, widths and weights) with a ``meta`` dict of plain values."""
+    validate.path("path", path)
+    validate.module("model", model, BlockNet)
+    if meta is not None:
+        validate.mapping("meta", meta, "of plain values (numbers, strings, lists, dicts)")
     path = Path(path)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     payload = {"format": FORMAT, "arch": model.arch, "config": model.config, "state_dict": state,
@@ -73,6 +78,8 @@ def save_checkpoint(path: str | os.PathLike, model: BlockNet, meta: dict | None 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[BlockNet, dict]:
     """Load ``(model, meta)``; raises ``CheckpointError`` saying what is wrong and how to fix it."""
+    validate.path("path", path)
+    validate.device("map_location", map_location)
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
@@ -98,6 +105,7 @@ def cached_model(path: str | os.PathLike, train: Callable[[], tuple[BlockNet, di
     ``expect`` maps ``"arch"`` and/or ``"config"`` (or meta keys) to required values: a file that holds another
     network is treated like a corrupted one — rebuilt with a warning, never a crash.
     """
+    _check_cached(path, train, expect, retrain, map_location)
     path = Path(path)
     if path.exists() and not retrain:
         try:
@@ -110,6 +118,24 @@ def cached_model(path: str | os.PathLike, train: Callable[[], tuple[BlockNet, di
                           stacklevel=2)
         except CheckpointError as err:
             warnings.warn(f"{err}; rebuilding it", stacklevel=2)
-    model, meta = train()
+    model, meta = _trained(train)
     save_checkpoint(path, model, meta)
     return model.to(map_location), meta
+
+
+def _check_cached(path, train, expect, retrain, map_location) -> None:
+    validate.path("path", path)
+    validate.function("train", train, "train() -> (model, meta)")
+    if expect is not None:
+        validate.mapping("expect", expect, "{'arch' or 'config' or a meta key: required value}")
+    validate.flag("retrain", retrain)
+    validate.device("map_location", map_location)
+
+
+def _trained(train: Callable[[], tuple[BlockNet, dict]]) -> tuple[BlockNet, dict]:
+    """``train()``'s result, checked to be the ``(model, meta)`` pair ``save_checkpoint`` needs."""
+    result = train()
+    if not isinstance(result, tuple) or len(result) != 2 or not isinstance(result[0], BlockNet):
+        raise TypeError(f"train must return a pair (model, meta) with a BlockNet model, got "
+                        f"{validate.describe(result)}")
+    return result

@@ -235,9 +235,9 @@ def _check(student, teacher, x, options: CrossOptions, y, seed) -> list[int]:
         if student.widths != teacher.widths or len(student.blocks) != len(teacher.blocks):
             raise ValueError(f"the student must keep the teacher's widths during layer-wise training (got "
                              f"{student.widths} vs {teacher.widths}); express pruning with masks")
-    validate.tensor("x", x, ndim=4, kind="float")
+    validate.images("x", x, "teacher", teacher)
     if y is not None:
-        validate.labels("y", y, rows=len(x))
+        validate.labels("y", y, rows=len(x), num_classes=getattr(teacher, "config", {}).get("num_classes"))
     validate.integer("seed", seed)
     try:
         kind = block_kind(teacher)
@@ -246,6 +246,9 @@ def _check(student, teacher, x, options: CrossOptions, y, seed) -> list[int]:
                          "(ResNetCIFAR)") from None
     if isinstance(options.sparsity, dict):
         validate.indices("sparsity's blocks", list(options.sparsity), len(teacher.blocks))
+    for name in ("layers", "cross_layers"):  # lists of block indices; their range is checked below
+        for i, l in enumerate(validate.sequence(name, getattr(options, name) or [], "block indices")):
+            validate.integer(f"{name}[{i}]", l)
     layers = list(range(1 if kind == "conv" else 0, len(teacher.blocks)) if options.layers is None
                   else options.layers)
     if any(not 0 <= l < len(teacher.blocks) for l in layers + list(options.cross_layers or [])):

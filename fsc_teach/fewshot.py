@@ -23,6 +23,7 @@ Every method draws randomness only from its own seeded generators (FitNet's regr
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -31,7 +32,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from . import cross, fitnets, fskd, kd, prune
+from . import cross, fitnets, fskd, kd, prune, validate
 from .models import BasicBlock, BlockNet, count_flops, count_params
 from .students import l1_to_widths
 from .train import evaluate, fit, predict, trainable_copy
@@ -53,10 +54,12 @@ class Scheme:
     blocks: tuple[int, ...] | None = None
 
     def __post_init__(self):
-        if self.kind not in ("structured", "unstructured"):
-            raise ValueError(f"unknown scheme kind {self.kind!r}; use 'structured' or 'unstructured'")
-        if not 0.0 < self.sparsity < 1.0:
-            raise ValueError(f"sparsity is the fraction removed and must lie in (0, 1), got {self.sparsity}")
+        validate.choice("kind", self.kind, ("structured", "unstructured"))
+        validate.real("sparsity", self.sparsity, low=0, high=1, low_open=True, high_open=True)
+        if self.blocks is not None:
+            validate.sequence("blocks", self.blocks, "block indices")
+            for i, b in enumerate(self.blocks):
+                validate.integer(f"blocks[{i}]", b, low=0)
 
     @property
     def name(self) -> str:
@@ -97,6 +100,24 @@ class Settings:
     kd_alpha: float = 0.9
     fitnet_block: int | None = None  # guided = hint block; default the middle block
     extra: dict = field(default_factory=dict)  # passed on to cross_distill (augment, views, cross_layers, ...)
+
+    def __post_init__(self):
+        for name in ("steps", "epochs"):
+            validate.integer(name, getattr(self, name), low=0)
+        for name in ("lr", "train_lr", "kd_T"):
+            validate.real(name, getattr(self, name), low=0.0, low_open=True)
+        for name in ("mu", "alpha", "beta", "kd_alpha"):
+            validate.real(name, getattr(self, name), low=0.0, high=1.0)
+        for name in ("batch_size", "train_steps", "train_batch", "fitnet_block"):
+            if name == "train_batch" or getattr(self, name) is not None:
+                validate.integer(name, getattr(self, name), low=0 if name == "fitnet_block" else 1)
+        validate.choice("prune_method", self.prune_method, ("topk", "prox"))
+        validate.flag("cache_teacher", self.cache_teacher)
+        validate.mapping("extra", self.extra, "of cross_distill options (CrossOptions fields)")
+        own = {"loss", "mu", "alpha", "beta", "steps", "lr", "batch_size", "method", "prune", "sparsity"}
+        for key in self.extra:  # the CrossOptions fields that the settings above do not already set
+            validate.choice("a key of extra", key, [f.name for f in dataclasses.fields(cross.CrossOptions)
+                                                    if f.name not in own])
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -221,6 +242,8 @@ METHODS: dict[str, Callable] = {
 
 def applicable(method: str, scheme: Scheme) -> bool:
     """Whether ``method`` applies to ``scheme`` (FSKD needs a structured student)."""
+    validate.choice("method", method, METHODS)
+    validate.module("scheme", scheme, Scheme)
     return not (method == "FSKD" and scheme.kind != "structured")
 
 
@@ -238,6 +261,7 @@ def _compress_masked(method, teacher, scheme, x, y, seed, settings) -> tuple[Blo
     """The method's student and, for cross distillation, its masks: teacher-shaped before ``prune.shrink``."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    _check_compress(method, teacher, scheme, x, y, seed, settings)
     teacher.eval()
     student, masks = METHODS[method](teacher, scheme, x, y, seed, settings)
     return student.eval(), masks
@@ -260,6 +284,11 @@ def run_cell(method: str, teacher: BlockNet, scheme: Scheme, x: Tensor, y: Tenso
     if given, is stored under ``"analysis"``; it sees the student before ``prune.shrink`` (teacher-shaped for the
     cross-distillation methods, so ``analysis.layer_errors`` applies).
     """
+    validate.module("teacher", teacher, BlockNet)
+    validate.images("x_test", x_test, "teacher", teacher)
+    validate.labels("y_test", y_test, rows=len(x_test))
+    if analyse is not None:
+        validate.function("analyse", analyse, "analyse(student) -> a value to store")
     wall, cpu = time.perf_counter(), time.thread_time()
     masked = _compress_masked(method, teacher, scheme, x, y, seed, settings)
     cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
@@ -273,3 +302,17 @@ def run_cell(method: str, teacher: BlockNet, scheme: Scheme, x: Tensor, y: Tenso
     if analyse is not None:
         out["analysis"] = analysis
     return out
+
+
+def _check_compress(method: str, teacher: BlockNet, scheme: Scheme, x: Tensor | None, y: Tensor | None, seed: int,
+                    settings: Settings) -> None:
+    """``compress``'s arguments, before any method runs (``L1-norm`` uses no data: ``x`` and ``y`` may be None)."""
+    validate.module("teacher", teacher, BlockNet)
+    validate.module("scheme", scheme, Scheme)
+    scheme.pruned_blocks(teacher)  # blocks that fit the teacher
+    if x is not None or method != "L1-norm":
+        validate.images("x", x, "teacher", teacher)
+        if y is not None:
+            validate.labels("y", y, rows=len(x), num_classes=getattr(teacher, "config", {}).get("num_classes"))
+    validate.integer("seed", seed)
+    validate.module("settings", settings, Settings)

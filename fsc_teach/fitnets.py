@@ -58,8 +58,8 @@ class Regressor(nn.Module):
                 raise TypeError(f"{name} must be a positive int or a pair (H, W), got {validate.describe(hw)}")
         (hs, ws), (ht, wt) = _pair(student_hw), _pair(teacher_hw)
         if hs < ht or ws < wt:
-            raise ValueError(f"the guided layer ({hs}x{ws}) is smaller than the hint ({ht}x{wt}): pick a hint "
-                             "block deeper in the teacher or a guided block earlier in the student")
+            raise ValueError(f"the guided layer ({hs}x{ws}) is smaller than the hint ({ht}x{wt}): pick a hint_block "
+                             "deeper in the teacher or a guided_block earlier in the student")
         self.conv = nn.Conv2d(student_channels, teacher_channels, (hs - ht + 1, ws - wt + 1))
         self.act = nn.ReLU() if relu else nn.Identity()
 
@@ -87,7 +87,7 @@ def _check_fitnet(student: nn.Module, teacher: nn.Module, x: Tensor, y: Tensor |
     """The FitNets arguments ``fit`` does not see, once before training (``fit`` checks lr, epochs, ...)."""
     validate.module("student", student, BlockNet)
     validate.module("teacher", teacher, BlockNet)
-    validate.tensor("x", x, ndim=4, kind="float")
+    validate.images("x", x, "student", student)
     if y is not None:
         validate.labels("y", y, rows=len(x))
     validate.integer("guided_block", guided_block, low=0, high=len(student.blocks) - 1)

@@ -35,13 +35,14 @@ import copy
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Sequence, Sized
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from . import validate
 from .fitnets import Hint
 from .kd import check_teacher, distill, distill_from_logits
 from .models import BlockNet, count_flops, count_params
@@ -58,8 +59,16 @@ def ensemble_logits(logits: Sequence[Tensor], T: float) -> Tensor:
 
     Computed as ``T·(logsumexp_k log_softmax(z_k/T) − log m)``, which never takes the log of an underflowed zero.
     """
-    if len(logits) == 0:
-        raise ValueError("an ensemble needs at least one parent")
+    validate.sequence("logits", logits, "(batch, classes) logit tensors, one per parent", min_len=1)
+    for k, z in enumerate(logits):
+        validate.tensor(f"logits[{k}]", z, ndim=2, kind="float", non_empty=False)
+        validate.same_shape(f"logits[{k}]", z, "logits[0]", logits[0])
+    validate.real("T", T, low=0.0, low_open=True)
+    return _mixture(logits, T)
+
+
+def _mixture(logits: Sequence[Tensor], T: float) -> Tensor:
+    """``ensemble_logits`` without the argument checks (``Ensemble.forward``, at every training step)."""
     log_p = torch.stack([F.log_softmax(z / T, dim=1) for z in logits])  # (m, B, classes)
     return T * (torch.logsumexp(log_p, dim=0) - math.log(len(logits)))
 
@@ -73,13 +82,13 @@ class Ensemble(nn.Module):
 
     def __init__(self, parents: Sequence[nn.Module], T: float = 1.0):
         super().__init__()
-        if not parents:
-            raise ValueError("an ensemble needs at least one parent")
+        _check_parents(parents)
+        validate.real("T", T, low=0.0, low_open=True)
         self.parents = nn.ModuleList(parents)
         self.T = float(T)
 
     def forward(self, x: Tensor) -> Tensor:  # (B, C, H, W) -> (B, classes)
-        return ensemble_logits([p(x) for p in self.parents], self.T)
+        return _mixture([p(x) for p in self.parents], self.T)
 
 
 @dataclass
@@ -121,6 +130,10 @@ def make_root(teacher: BlockNet, x: Tensor, val: tuple[Tensor, Tensor], test: tu
     Build it once and pass it to several ``iterative_distill`` calls on the same ``x``: the teacher's forward
     passes are then paid once.
     """
+    validate.module("teacher", teacher, BlockNet)
+    validate.images("x", x, "teacher", teacher)
+    validate.pair("val", val, ndim=4)
+    validate.pair("test", test, ndim=4)
     root = _measure("G0", _frozen_copy(teacher), 0, [], x, val, test)
     root.logits = predict(root.model, x, batch_size=EVAL_BATCH)
     return root
@@ -142,10 +155,12 @@ def teach(parents: Sequence[nn.Module], build_child: Callable[[], BlockNet], x: 
     regressor; it needs one parent whose block has the child's spatial size. Other keyword arguments go to
     ``train.fit`` (``lr``, ``batch_size``, ``val``, ``progress``...).
     """
+    _check_teach(parents, build_child, x, y, T, alpha, epochs, seed, hint_weight, parent_logits)
     originals = list(parents)
     parents = [_frozen_copy(p) for p in originals]
     torch.manual_seed(seed)
     child = build_child()
+    _check_child(child, parents, hint_block)
     if any(child is p for p in originals):
         raise ValueError("build_child returned a parent: a child must be a new network")
     teacher = parents[0] if len(parents) == 1 else Ensemble(parents, T)
@@ -154,7 +169,8 @@ def teach(parents: Sequence[nn.Module], build_child: Callable[[], BlockNet], x: 
         if parent_logits is None:
             parent_logits = [predict(p, x, batch_size=EVAL_BATCH) for p in parents]
         if len(parent_logits) != len(parents):
-            raise ValueError(f"{len(parent_logits)} logit tensors for {len(parents)} parents")
+            raise ValueError(f"parent_logits must hold one tensor per parent ({len(parents)}), got "
+                             f"{len(parent_logits)}")
         target = parent_logits[0] if len(parent_logits) == 1 else ensemble_logits(parent_logits, T)
         history = distill_from_logits(child, x, target, y, T=T, alpha=alpha, epochs=epochs, seed=seed,
                                       **fit_kwargs)
@@ -189,10 +205,7 @@ def iterative_distill(teacher: BlockNet | Generation,
     generation with no accepted child. Other keyword arguments go to ``teach`` (``epochs``, ``T``, ``alpha``,
     ``hint_block``, ``lr``...).
     """
-    if keep not in ("best", "all"):
-        raise ValueError(f"keep must be 'best' or 'all', got {keep!r}")
-    if children < 1 or ancestors < 1:
-        raise ValueError("children and ancestors must be at least 1")
+    _check_iterative(teacher, builders, x, y, val, test, tolerance, children, keep, ancestors, seed)
     if isinstance(teacher, Generation):
         root = teacher
         if root.depth != 0 or root.logits is None or len(root.logits) != len(x):
@@ -250,6 +263,7 @@ def _child(name: str, teachers: list[Generation], build: Callable[[], BlockNet],
 
 def best_path(generations: Sequence[Generation]) -> list[Generation]:
     """The ``keep="best"`` lineage: generation 0, then at every depth the child with the best validation accuracy."""
+    _check_generations(generations)
     depths = sorted({g.depth for g in generations})
     return [max((g for g in generations if g.depth == d), key=lambda g: g.val_acc) for d in depths]
 
@@ -261,6 +275,7 @@ def stopping_point(generations: Sequence[Generation], tolerance: float) -> int:
     smaller tolerance trains the very same children (the seeds do not depend on it) and stops at the first depth
     whose best child drops more than ``tolerance`` below generation 0's validation accuracy.
     """
+    validate.real("tolerance", tolerance, allow_inf=True)
     path = best_path(generations)
     root = path[0]
     last = 0
@@ -273,6 +288,7 @@ def stopping_point(generations: Sequence[Generation], tolerance: float) -> int:
 
 def generation_table(generations: Sequence[Generation]) -> list[dict]:
     """One row per generation (for ``plots.show_table``): size, memory saved vs generation 0, accuracies, drop."""
+    _check_generations(generations)
     root = next(g for g in generations if g.depth == 0)
     return [{"generation": g.name, "taught by": " + ".join(g.parents) or "—",
              "widths": ",".join(str(w) for w in g.widths), "params": g.params,
@@ -280,3 +296,74 @@ def generation_table(generations: Sequence[Generation]) -> list[dict]:
              "val acc": f"{100 * g.val_acc:.2f} %", "test acc": f"{100 * g.test_acc:.2f} %",
              "drop (val)": f"{100 * (root.val_acc - g.val_acc):+.2f}", "kept": "yes" if g.accepted else "no"}
             for g in generations]
+
+
+def _check_parents(parents: Sequence[nn.Module]) -> None:
+    """A list of networks; a generator of them is taken as it comes (its items are read once, by the caller)."""
+    validate.sequence("parents", parents, "networks (one or more teachers)", min_len=1, iterators=True)
+    for k, p in enumerate(parents if isinstance(parents, Sized) else []):
+        validate.module(f"parents[{k}]", p, nn.Module)
+
+
+def _check_teach(parents, build_child, x, y, T, alpha, epochs, seed, hint_weight, parent_logits) -> None:
+    """``teach``'s arguments, before any parent is copied or run (``fit`` checks its own keyword arguments)."""
+    _check_parents(parents)
+    validate.function("build_child", build_child, "build_child() -> a new network (e.g. lambda: VGG(...))")
+    if isinstance(parents, Sized):
+        validate.images("x", x, "parents[0]", parents[0])
+    else:
+        validate.tensor("x", x, ndim=4, kind="float")
+    if y is not None:
+        validate.labels("y", y, rows=len(x))
+    validate.real("T", T, low=0.0, low_open=True)
+    validate.real("alpha", alpha, low=0.0, high=1.0)
+    validate.integer("epochs", epochs, low=0)
+    validate.integer("seed", seed)
+    validate.real("hint_weight", hint_weight, low=0.0)
+    if parent_logits is not None:
+        validate.sequence("parent_logits", parent_logits, "(N, classes) logit tensors, one per parent")
+        for k, z in enumerate(parent_logits):
+            validate.same_rows(f"parent_logits[{k}]", validate.tensor(f"parent_logits[{k}]", z, ndim=2, kind="float"),
+                               "x", x)
+
+
+def _check_child(child: nn.Module, parents: list[nn.Module], hint_block: int | None) -> None:
+    """What ``build_child()`` returned, and a hint block that both the child and its one parent have."""
+    validate.module("build_child()", child, nn.Module)
+    if hint_block is not None:
+        validate.module("build_child()", child, BlockNet)
+        validate.module("parents[0]", parents[0], BlockNet)
+        n = min(len(child.blocks), len(parents[0].blocks))
+        validate.integer("hint_block", hint_block, low=-n, high=n - 1)
+
+
+def _check_iterative(teacher, builders, x, y, val, test, tolerance, children, keep, ancestors, seed) -> None:
+    """``iterative_distill``'s own arguments (``teach`` checks the ones it passes on)."""
+    if not isinstance(teacher, Generation):
+        validate.module("teacher", teacher, BlockNet)
+    validate.sequence("builders", builders, "builders, one per generation (or a list of builders each)")
+    for g, spec in enumerate(builders):
+        for a, build in enumerate(spec if isinstance(spec, (list, tuple)) else [spec]):
+            validate.function(f"builders[{g}]" + (f"[{a}]" if isinstance(spec, (list, tuple)) else ""), build,
+                              "build() -> a new network")
+    model = teacher.model if isinstance(teacher, Generation) else teacher
+    validate.images("x", x, "teacher", model)
+    if y is not None:
+        validate.labels("y", y, rows=len(x))
+    validate.pair("val", val, ndim=4)
+    validate.pair("test", test, ndim=4)
+    validate.real("tolerance", tolerance, allow_inf=True)
+    validate.integer("children", children, low=1)
+    validate.choice("keep", keep, ("best", "all"))
+    validate.integer("ancestors", ancestors, low=1)
+    validate.integer("seed", seed)
+
+
+def _check_generations(generations: Sequence[Generation]) -> None:
+    validate.sequence("generations", generations, "Generations (iterative_distill's result)")
+    for k, g in enumerate(generations):
+        if not isinstance(g, Generation):
+            raise TypeError(f"generations[{k}] must be a Generation (from iterative_distill), got "
+                            f"{validate.describe(g)}")
+    if not any(g.depth == 0 for g in generations):
+        raise ValueError("generations must include generation 0 (the teacher): pass iterative_distill's whole result")

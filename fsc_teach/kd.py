@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from . import validate
 from .losses import kd_loss
-from .models import block_io
+from .models import BlockNet, block_io
 from .train import fit, freeze, get_device, predict
 
 if TYPE_CHECKING:
@@ -50,15 +50,21 @@ def check_teacher(student: nn.Module, teacher: nn.Module, params=None) -> None:
                              "distil from a deep copy")
 
 
-def _check(student: nn.Module | None, x: Tensor, y: Tensor | None, T: float, alpha: float | None = None) -> None:
+_NO_ALPHA = object()  # function_matching has no alpha (None is a wrong alpha, not a missing one)
+
+
+def _check(student: nn.Module | None, x: Tensor, y: Tensor | None, T: float, alpha: float = _NO_ALPHA) -> None:
     """The distillation arguments ``fit`` does not see; ``fit`` checks the rest (epochs, lr, ...) before training."""
     if student is not None:
         validate.module("student", student, nn.Module)
     validate.tensor("x", x, min_ndim=2, kind="float")
+    if isinstance(student, BlockNet):  # a network of the course: its images' channels, its classes
+        validate.images("x", x, "student", student)
     if y is not None:
-        validate.labels("y", y, rows=len(x))
+        classes = getattr(student, "config", {}).get("num_classes") if isinstance(student, BlockNet) else None
+        validate.labels("y", y, rows=len(x), num_classes=classes)
     validate.real("T", T, low=0.0, low_open=True)
-    if alpha is not None:
+    if alpha is not _NO_ALPHA:
         validate.real("alpha", alpha, low=0.0, high=1.0)
 
 

@@ -14,10 +14,13 @@ before the non-linearity: this is where FSKD's 1x1 conv sits and can be merged a
 """
 from __future__ import annotations
 
+import inspect
 from typing import Sequence
 
 import torch
 from torch import Tensor, nn
+
+from . import validate
 
 __all__ = [
     "ConvBlock", "BlockNet", "VGG", "SmallCNN", "BasicBlock", "ResNetCIFAR", "ARCHITECTURES",
@@ -65,8 +68,8 @@ class BlockNet(nn.Module):
     head: nn.Module
     config: dict
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(block_input(self, x, len(self.blocks)))
+    def forward(self, x: Tensor) -> Tensor:  # block_input without its checks: forward runs at every step
+        return self.head(_run_blocks(self, self.stem(x), 0, len(self.blocks)))
 
     @property
     def widths(self) -> list[int]:
@@ -94,6 +97,7 @@ class VGG(BlockNet):
     def __init__(self, widths: Sequence[int], pools: Sequence[int], *, in_channels: int = 1, num_classes: int = 10,
                  input_size: int = 28, batch_norm: bool = True, head: str = "linear", hidden: int = 512):
         super().__init__()
+        _check_vgg(widths, pools, in_channels, num_classes, input_size, batch_norm, head, hidden)
         widths, pools = [int(w) for w in widths], sorted(int(p) for p in pools)
         if any(w < 1 for w in widths) or any(not 0 <= p < len(widths) for p in pools):
             raise ValueError(f"widths must be positive and pools index blocks: widths={widths}, pools={pools}")
@@ -120,6 +124,8 @@ class SmallCNN(BlockNet):
     def __init__(self, widths: Sequence[int] = (256, 512), *, in_channels: int = 1, num_classes: int = 10,
                  input_size: int = 28):
         super().__init__()
+        _check_widths("widths", widths, count=2)
+        _check_sizes(in_channels=in_channels, num_classes=num_classes, input_size=input_size)
         w1, w2 = (int(w) for w in widths)
         self.config = dict(widths=[w1, w2], in_channels=in_channels, num_classes=num_classes,
                            input_size=input_size)
@@ -183,6 +189,10 @@ class ResNetCIFAR(BlockNet):
     def __init__(self, depth: int = 56, widths: Sequence[int] | None = None, *, in_channels: int = 3,
                  num_classes: int = 10, input_size: int = 32):
         super().__init__()
+        validate.integer("depth", depth)
+        if widths is not None:
+            _check_widths("widths", widths)
+        _check_sizes(in_channels=in_channels, num_classes=num_classes, input_size=input_size)
         if (depth - 2) % 6 or depth < 8:
             raise ValueError(f"CIFAR ResNet depth must be 6n+2 (20, 32, 44, 56, 110); got {depth}")
         n = (depth - 2) // 6
@@ -211,8 +221,14 @@ VGG16_POOLS = [1, 3, 6, 9, 12]
 
 def build_model(arch: str, config: dict) -> BlockNet:
     """Rebuild a network from ``model.arch`` and ``model.config`` (e.g. a pruned network's new widths)."""
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")
+    if not isinstance(arch, str) or arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture arch={arch!r}; known: {', '.join(ARCHITECTURES)}")
+    validate.mapping("config", config, "of constructor arguments (a model's .config)")
+    taken = inspect.signature(ARCHITECTURES[arch]).parameters
+    unknown = sorted(str(k) for k in config if k not in taken)
+    if unknown:
+        raise TypeError(f"config has keys the {arch!r} architecture does not take: {unknown}; it takes "
+                        f"{', '.join(taken)}")
     return ARCHITECTURES[arch](**config)
 
 
@@ -221,6 +237,7 @@ def vgg_fmnist(width: float = 1.0, batch_norm: bool = True, num_classes: int = 1
 
     ``width`` scales every block (0.5 gives the hand-designed half-width student of FSKD's Table 8 setting).
     """
+    validate.real("width", width, low=0.0, low_open=True)
     widths = [max(1, round(w * width)) for w in (32, 32, 64, 64, 128, 128)]
     return VGG(widths, pools=[1, 3, 5], in_channels=1, num_classes=num_classes, input_size=28,
                batch_norm=batch_norm)
@@ -251,7 +268,9 @@ def block_input(model: BlockNet, x: Tensor, l: int) -> Tensor:
 
     ``l = len(model.blocks)`` gives the head's input (the last block's output).
     """
-    return run_blocks(model, model.stem(x), 0, l)
+    _check_input(model, x)
+    validate.integer("l", l, low=0, high=len(model.blocks))
+    return _run_blocks(model, model.stem(x), 0, l)
 
 
 def run_blocks(model: BlockNet, h: Tensor, start: int, stop: int) -> Tensor:
@@ -260,6 +279,19 @@ def run_blocks(model: BlockNet, h: Tensor, start: int, stop: int) -> Tensor:
     What the layer-wise methods (FSKD, cross distillation) use to move to the next block without recomputing the
     earlier ones: ``h = run_blocks(model, h, l, l + 1)`` after block ``l`` has been changed.
     """
+    validate.module("model", model, BlockNet)
+    validate.integer("start", start, low=0, high=len(model.blocks))
+    validate.integer("stop", stop, low=start, high=len(model.blocks))
+    validate.tensor("h", h, min_ndim=2, kind="float", non_empty=False)
+    validate.dtype_of("h", h, "model", model)
+    if start < stop and h.shape[1] != _in_channels(model.blocks[start]):
+        raise ValueError(f"h must be an input of block {start}, with {_in_channels(model.blocks[start])} channels, "
+                         f"got shape {tuple(h.shape)}")
+    return _run_blocks(model, h, start, stop)
+
+
+def _run_blocks(model: BlockNet, h: Tensor, start: int, stop: int) -> Tensor:
+    """``run_blocks`` without the argument checks (the forward pass of every step)."""
     for block in model.blocks[start:stop]:
         h = block(h)
     return h
@@ -270,13 +302,16 @@ def block_io(model: BlockNet, x: Tensor, upto: int | None = None) -> list[tuple[
 
     The course's one way to read intermediate features: FitNets' hints, iterative KD's hint and the FSKD and
     cross-distillation analyses all call it (or ``block_input``/``run_blocks``). With every block,
-    ``model.head(out[-1][1])`` equals ``model(x)``.
+    ``model.head(out[-1][1])`` equals ``model(x)``. ``upto`` may count from the end (``-1``: the last block).
     """
+    _check_input(model, x)
+    if upto is not None:
+        validate.integer("upto", upto, low=-len(model.blocks), high=len(model.blocks) - 1)
     last = len(model.blocks) - 1 if upto is None else upto % len(model.blocks)
     pairs = []
     h = model.stem(x)
     for l in range(last + 1):
-        out = run_blocks(model, h, l, l + 1)
+        out = _run_blocks(model, h, l, l + 1)
         pairs.append((h, out))
         h = out
     return pairs
@@ -284,6 +319,8 @@ def block_io(model: BlockNet, x: Tensor, upto: int | None = None) -> list[tuple[
 
 def count_params(model: nn.Module, nonzero: bool = False) -> int:
     """Number of parameters (BatchNorm's affine included), or of non-zero ones with ``nonzero=True``."""
+    validate.module("model", model, nn.Module)
+    validate.flag("nonzero", nonzero)
     if nonzero:
         return sum(int(torch.count_nonzero(p)) for p in model.parameters())
     return sum(p.numel() for p in model.parameters())
@@ -296,6 +333,7 @@ def count_flops(model: nn.Module, input_size: Sequence[int] = (1, 28, 28), nonze
     With ``nonzero=True`` only non-zero weights count (exact for unstructured sparsity: each weight is used once
     per output position). Biases, BatchNorm, activations and pooling are not counted, as in the papers.
     """
+    _check_flops(model, input_size, nonzero)
     total = 0
 
     def weight_count(w: Tensor) -> int:
@@ -325,3 +363,61 @@ def count_flops(model: nn.Module, input_size: Sequence[int] = (1, 28, 28), nonze
             h.remove()
         model.train(was_training)
     return total
+
+
+def _in_channels(block: nn.Module) -> int:
+    """The channels a block takes: those of its first conv (a decoupled conv's depthwise part included)."""
+    return next(m for m in block.modules() if isinstance(m, nn.Conv2d)).in_channels
+
+
+def _check_input(model: BlockNet, x: Tensor) -> None:
+    validate.module("model", model, BlockNet)
+    validate.images("x", x, "model", model, non_empty=False)
+
+
+def _check_sizes(**sizes: int) -> None:
+    for name, value in sizes.items():
+        validate.integer(name, value, low=1)
+
+
+def _check_widths(name: str, widths: Sequence[int], count: int | None = None) -> None:
+    validate.sequence(name, widths, "integer widths", min_len=1)
+    if count is not None and len(widths) != count:
+        raise ValueError(f"{name} must hold {count} widths, got {len(widths)}: {list(widths)}")
+    for i, w in enumerate(widths):
+        validate.integer(f"{name}[{i}]", w, low=1)
+
+
+def _check_vgg(widths, pools, in_channels, num_classes, input_size, batch_norm, head, hidden) -> None:
+    """``VGG``'s arguments: integer widths and block indices, sizes, and an input that survives every pool."""
+    validate.sequence("widths", widths, "integer widths", min_len=1)
+    validate.sequence("pools", pools, "block indices")
+    for name, values in (("widths", widths), ("pools", pools)):
+        for i, v in enumerate(values):
+            validate.integer(f"{name}[{i}]", v)
+    if len(set(int(p) for p in pools)) != len(pools):
+        raise ValueError(f"pools must be distinct block indices, got {list(pools)}")
+    _check_sizes(in_channels=in_channels, num_classes=num_classes, input_size=input_size)
+    if input_size < 2 ** len(pools):
+        raise ValueError(f"input_size must be at least 2**len(pools) = {2 ** len(pools)} (a pixel after the "
+                         f"{len(pools)} pools), got {input_size}")
+    validate.flag("batch_norm", batch_norm)
+    validate.choice("head", head, ("linear", "mlp"))
+    if head == "mlp":
+        validate.integer("hidden", hidden, low=1)
+
+
+def _check_flops(model: nn.Module, input_size: Sequence[int], nonzero: bool) -> None:
+    validate.module("model", model, nn.Module)
+    validate.flag("nonzero", nonzero)
+    validate.sequence("input_size", input_size, "positive sizes (C, H, W)", min_len=1)
+    for i, v in enumerate(input_size):
+        validate.integer(f"input_size[{i}]", v, low=1)
+    if isinstance(model, BlockNet):
+        channels = getattr(model, "config", {}).get("in_channels")
+        if len(input_size) != 3 or (channels is not None and input_size[0] != channels):
+            raise ValueError(f"input_size must be one image's shape (C, H, W) with C = {channels}, the model's input "
+                             f"channels (no batch dimension), got {tuple(input_size)}")
+    if next(iter(model.parameters()), None) is None:
+        raise ValueError("model has no parameters: count_flops runs it on its weights' device, and it has no "
+                         "conv or linear layer to count")

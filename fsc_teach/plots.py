@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import validate
+
 __all__ = ["Slider", "explore", "image_grid", "training_curves", "confusion_matrix", "plot_confusion", "accuracy_vs",
            "mean_std", "markdown_table", "show_table"]
 
@@ -29,6 +31,13 @@ class Slider:
     max: float
     step: float
     value: float
+
+    def __post_init__(self):
+        for name in ("min", "max", "value"):
+            validate.real(name, getattr(self, name))
+        validate.real("step", self.step, low=0.0, low_open=True)
+        validate.real("max", self.max, low=self.min)
+        validate.real("value", self.value, low=self.min, high=self.max)
 
 
 def _static() -> bool:
@@ -45,6 +54,11 @@ def _static() -> bool:
 
 def explore(fn: Callable[..., None], **controls) -> None:
     """Call ``fn(**values)`` from widgets (``Slider`` or a list of choices, first = default), or once statically."""
+    validate.function("fn", fn, "fn(**values), one keyword argument per control")
+    for k, c in controls.items():  # a Slider, or choices: any collection but a string (its letters)
+        if not isinstance(c, Slider) and (isinstance(c, (str, bytes, Tensor)) or not hasattr(c, "__len__")
+                                          or not hasattr(c, "__iter__") or len(c) == 0):
+            raise TypeError(f"{k} must be a Slider or a non-empty list of choices, got {validate.describe(c)}")
     defaults = {k: (c.value if isinstance(c, Slider) else list(c)[0]) for k, c in controls.items()}
     if _static():
         fn(**defaults)
@@ -67,8 +81,9 @@ def explore(fn: Callable[..., None], **controls) -> None:
 def image_grid(x: Tensor, y: Tensor, class_names: Sequence[str], per_class: int = 8,
                mean: Sequence[float] = (0.0,), std: Sequence[float] = (1.0,)):
     """One row per class with ``per_class`` example images (un-normalised for display)."""
+    _check_images(x, y, class_names, per_class, mean, std)
     n_cls = len(class_names)
-    fig, axes = plt.subplots(n_cls, per_class, figsize=(per_class * 0.9, n_cls * 0.95))
+    fig, axes = plt.subplots(n_cls, per_class, figsize=(per_class * 0.9, n_cls * 0.95), squeeze=False)
     m = torch.tensor(mean).view(-1, 1, 1)
     s = torch.tensor(std).view(-1, 1, 1)
     for c in range(n_cls):
@@ -86,6 +101,14 @@ def image_grid(x: Tensor, y: Tensor, class_names: Sequence[str], per_class: int 
 
 def training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]):
     """Loss and accuracy per epoch for several runs: ``{"label": history_from_fit}``."""
+    validate.mapping("histories", histories, "{label: history from train.fit}")
+    for label, h in histories.items():
+        validate.mapping(f"histories[{label!r}]", h, "(a history from train.fit)")
+        missing = [k for k in ("epoch", "train_loss", "train_acc", "val_acc") if k not in h]
+        if missing or len({len(h[k]) for k in ("epoch", "train_loss", "train_acc", "val_acc")}) != 1:
+            raise ValueError(f"histories[{label!r}] must be a train.fit history, one value per epoch under "
+                             f"'epoch', 'train_loss', 'train_acc' and 'val_acc'; "
+                             + (f"it lacks {missing}" if missing else "their lengths differ"))
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.5))
     for label, h in histories.items():
         ax_loss.plot(h["epoch"], h["train_loss"], marker="o", label=label)
@@ -105,6 +128,7 @@ def accuracy_vs(x: Sequence[float], series: Mapping[str, Sequence[float]], xlabe
                 cost: Sequence[float] | None = None, cost_label: str = "", reference: float | None = None,
                 title: str = "", ax=None):
     """Accuracy curves (values in [0, 1], drawn in %) against ``x``, with an optional cost curve on a second axis."""
+    _check_curves(x, series, cost, reference, ax)
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
     for label, acc in series.items():
@@ -126,11 +150,19 @@ def accuracy_vs(x: Sequence[float], series: Mapping[str, Sequence[float]], xlabe
 
 def confusion_matrix(y_true: Tensor, y_pred: Tensor, num_classes: int) -> Tensor:
     """Counts ``cm[i, j]`` of true class ``i`` predicted as ``j``."""
+    validate.integer("num_classes", num_classes, low=1)
+    validate.labels("y_true", y_true, num_classes=num_classes)
+    validate.labels("y_pred", y_pred, rows=len(y_true), num_classes=num_classes)
     return torch.bincount(y_true * num_classes + y_pred, minlength=num_classes ** 2).view(num_classes, num_classes)
 
 
 def plot_confusion(cm: Tensor, class_names: Sequence[str], title: str = "confusion matrix"):
     """Row-normalised confusion matrix (percent of each true class) with counts written in the cells."""
+    validate.tensor("cm", cm, ndim=2)
+    validate.sequence("class_names", class_names, "class names", min_len=1)
+    if tuple(cm.shape) != (len(class_names),) * 2:
+        raise ValueError(f"cm must be a square (classes, classes) matrix with one row per name in class_names "
+                         f"({len(class_names)}), got shape {tuple(cm.shape)}")
     pct = 100 * cm.double() / cm.sum(1, keepdim=True).clamp(min=1)
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
     im = ax.imshow(pct.numpy(), cmap="Blues", vmin=0, vmax=100)
@@ -149,6 +181,9 @@ def plot_confusion(cm: Tensor, class_names: Sequence[str], title: str = "confusi
 
 def mean_std(values: Sequence[float], scale: float = 100.0, digits: int = 2) -> str:
     """``"91.23 ± 0.45"`` (sample std, n−1) of values in [0, 1] shown as percent; a single value has no ± part."""
+    _numbers("values", values)
+    validate.real("scale", scale)
+    validate.integer("digits", digits, low=0)
     v = np.asarray(values, dtype=float) * scale
     if len(v) == 0:
         return "—"
@@ -159,6 +194,11 @@ def mean_std(values: Sequence[float], scale: float = 100.0, digits: int = 2) -> 
 
 def markdown_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None = None) -> str:
     """A Markdown table from a list of dicts (the notebooks' results tables)."""
+    validate.sequence("rows", rows, "dicts {column: value}")
+    for i, r in enumerate(rows):
+        validate.mapping(f"rows[{i}]", r, "{column: value}")
+    if columns is not None:
+        validate.sequence("columns", columns, "column names")
     columns = list(columns or (rows[0].keys() if rows else []))
     fmt = lambda v: f"{v:,}" if isinstance(v, int) else (f"{v:.4g}" if isinstance(v, float) else str(v))
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
@@ -174,3 +214,40 @@ def show_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str] | No
     except ImportError:
         print(markdown_table(rows, columns))
 
+
+def _check_images(x, y, class_names, per_class, mean, std) -> None:
+    """``image_grid``'s arguments: images ``imshow`` can show, labels into ``class_names``, per-channel statistics."""
+    validate.tensor("x", x, ndim=4, kind="float")
+    if x.shape[1] not in (1, 3, 4):
+        raise ValueError(f"x must hold grey (N, 1, H, W) or colour (N, 3, H, W) images, got shape {tuple(x.shape)}")
+    validate.sequence("class_names", class_names, "class names", min_len=1)
+    validate.labels("y", y, rows=len(x))
+    validate.integer("per_class", per_class, low=1)
+    for name, stats in (("mean", mean), ("std", std)):
+        if _numbers(name, stats) not in (1, x.shape[1]):
+            raise ValueError(f"{name} must hold one number or one per channel ({x.shape[1]}), got {list(stats)}")
+
+
+def _check_curves(x, series, cost, reference, ax) -> None:
+    """``accuracy_vs``'s arguments: every curve has one value per ``x``."""
+    n = _numbers("x", x)
+    validate.mapping("series", series, "{label: accuracies, one per x}")
+    for label, acc in [*series.items(), *([] if cost is None else [(None, cost)])]:
+        name = "cost" if label is None else f"series[{label!r}]"
+        if _numbers(name, acc) != n:
+            raise ValueError(f"{name} must hold one value per x ({n}), got {len(acc)}")
+    if reference is not None:
+        validate.real("reference", reference)
+    if ax is not None and not isinstance(ax, plt.Axes):
+        raise TypeError(f"ax must be a matplotlib Axes (fig, ax = plt.subplots()), got {validate.describe(ax)}")
+
+
+def _numbers(name: str, values) -> int:
+    """How many numbers ``values`` holds (a list, tuple, array or 1-D tensor of them); else a ``TypeError``."""
+    try:
+        v = np.asarray(values, dtype=float) if not isinstance(values, (str, bytes, Mapping)) else None
+    except (TypeError, ValueError, RuntimeError):
+        v = None
+    if v is None or v.ndim != 1:
+        raise TypeError(f"{name} must be a list of numbers, got {validate.describe(values)}")
+    return len(v)

@@ -39,18 +39,19 @@ def slimming_keep(model: nn.Module, ratio: float | Sequence[float]) -> dict[int,
     gammas = []
     for j, block in enumerate(model.blocks):
         if not isinstance(getattr(block, "bn", None), nn.BatchNorm2d):
-            raise ValueError(f"block {j} has no .bn BatchNorm2d: network slimming ranks channels by BN's γ")
+            raise ValueError(f"model's block {j} has no .bn BatchNorm2d: network slimming ranks channels by BN's γ")
         gammas.append(block.bn.weight.detach().abs().cpu())
-    if isinstance(ratio, (int, float)):
-        if not 0.0 <= ratio < 1.0:
-            raise ValueError(f"ratio must lie in [0, 1), got {ratio}")
+    if isinstance(ratio, numbers.Real):
+        validate.real("ratio", ratio, low=0.0, high=1.0, high_open=True)
         flat = torch.cat(gammas)
         removed = torch.zeros(len(flat), dtype=torch.bool)
         removed[flat.argsort(stable=True)[:count(ratio, len(flat))]] = True
         masks = list(torch.split(~removed, [len(g) for g in gammas]))
     else:
-        if len(ratio) != len(gammas) or not all(0.0 <= r < 1.0 for r in ratio):
-            raise ValueError(f"give one ratio in [0, 1) per block ({len(gammas)}), got {list(ratio)}")
+        if len(ratio) != len(gammas):
+            raise ValueError(f"ratio must hold one fraction in [0, 1) per block ({len(gammas)}), got {list(ratio)}")
+        for j, r in enumerate(ratio):
+            validate.real(f"ratio[{j}]", r, low=0.0, high=1.0, high_open=True)
         masks = []
         for g, r in zip(gammas, ratio):
             mask = torch.ones(len(g), dtype=torch.bool)
@@ -76,7 +77,7 @@ def decouple_conv(conv: nn.Conv2d, rank: int) -> nn.Sequential:
     validate.module("conv", conv, nn.Conv2d)
     validate.integer("rank", rank, low=1)
     if conv.groups != 1:
-        raise ValueError("only an ordinary (groups=1) conv can be decoupled")
+        raise ValueError(f"conv must be an ordinary (groups=1) conv to be decoupled, got groups={conv.groups}")
     cout, cin, kh, kw = conv.weight.shape
     rank = max(1, min(int(rank), cout, kh * kw))
     w = conv.weight.double().permute(1, 0, 2, 3).reshape(cin, cout, kh * kw)  # per input channel: (C_out, k²)
@@ -116,6 +117,8 @@ def decouple(model: nn.Module, rank: int, blocks: Sequence[int] | None = None) -
 
 def shrink_width(model: VGG, factor: float) -> Callable[[], VGG]:
     """Yalburgi (2019) §4.2 "reduce block size": a builder of ``model``'s architecture, every block ``factor`` as wide."""
+    validate.module("model", model, VGG)
+    validate.real("factor", factor, low=0.0, low_open=True)
     config = dict(model.config)
     config["widths"] = [max(1, round(w * factor)) for w in config["widths"]]
     return lambda: VGG(**config)
@@ -128,6 +131,8 @@ def shrink_blocks(model: VGG, drop: int) -> Callable[[], VGG]:
     most parameters), one per stage in turn, never emptying a stage; a stage loses one conv but keeps its output
     width and its pool, so the head's input size is unchanged.
     """
+    validate.module("model", model, VGG)
+    validate.integer("drop", drop, low=0)
     config = dict(model.config)
     widths, pools = config["widths"], sorted(config["pools"])
     stages, start = [], 0
@@ -138,7 +143,8 @@ def shrink_blocks(model: VGG, drop: int) -> Callable[[], VGG]:
         stages.append(list(widths[start:]))
     removable = sum(len(s) - 1 for s in stages)
     if not 0 <= drop <= removable:
-        raise ValueError(f"can drop between 0 and {removable} blocks without emptying a stage, got {drop}")
+        raise ValueError(f"drop must lie between 0 and {removable}, the blocks that can go without emptying a stage, "
+                         f"got {drop}")
     order = [i for rnd in range(max(len(s) for s in stages)) for i in reversed(range(len(stages)))
              if len(stages[i]) - 1 > rnd]
     for i in order[:drop]:
@@ -153,5 +159,11 @@ def shrink_blocks(model: VGG, drop: int) -> Callable[[], VGG]:
 
 def l1_to_widths(model: BlockNet, widths: Sequence[int]) -> BlockNet:
     """A trainable copy of ``model`` L1-pruned to exactly ``widths``: per block, the filters of largest L1 norm."""
+    validate.module("model", model, BlockNet)
+    validate.sequence("widths", widths, "widths, one per block")
+    if len(widths) != len(model.blocks):
+        raise ValueError(f"widths must hold one width per block ({len(model.blocks)}), got {list(widths)}")
+    for i, (w, full) in enumerate(zip(widths, model.widths)):
+        validate.integer(f"widths[{i}]", w, low=1, high=full)
     keep = {i: top_indices(scores, w) for i, (scores, w) in enumerate(zip(l1_filter_scores(model), widths))}
     return trainable_copy(prune_filters(model, keep))

@@ -82,6 +82,10 @@ def get_device(prefer: str | None = None) -> torch.device:
 @contextlib.contextmanager
 def eval_mode(*models: nn.Module):
     """Every model in eval mode inside the block; each one's own mode (train or eval) is restored afterwards."""
+    if not models:
+        raise TypeError("eval_mode needs at least one model: with eval_mode(model): ...")
+    for i, m in enumerate(models):
+        validate.module(f"models[{i}]" if len(models) > 1 else "model", m, nn.Module)
     modes = [m.training for m in models]
     for m in models:
         m.eval()
@@ -94,6 +98,7 @@ def eval_mode(*models: nn.Module):
 
 def freeze(model: nn.Module) -> nn.Module:
     """Eval mode and ``requires_grad=False`` on every parameter: how a teacher is held. Returns ``model``."""
+    validate.module("model", model, nn.Module)
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -102,6 +107,7 @@ def freeze(model: nn.Module) -> nn.Module:
 
 def trainable_copy(model: nn.Module) -> nn.Module:
     """A deep copy of ``model`` (e.g. a frozen teacher) with every parameter trainable and in train mode."""
+    validate.module("model", model, nn.Module)
     clone = copy.deepcopy(model)
     for p in clone.parameters():
         p.requires_grad_(True)
@@ -116,7 +122,13 @@ def recalibrate_bn_(model: nn.Module, x: Tensor) -> nn.Module:
     A pruned or distilled student whose features have moved away from the teacher's needs this before its
     BatchNorm layers describe its own activations.
     """
+    validate.module("model", model, nn.Module)
+    validate.tensor("x", x, min_ndim=2, kind="float")
+    validate.dtype_of("x", x, "model", model)
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if len(x) < 2 and any(isinstance(m, nn.BatchNorm1d) for m in bns):
+        raise ValueError(f"x must hold at least 2 samples: a BatchNorm1d cannot estimate statistics from one, got "
+                         f"shape {tuple(x.shape)}")
     momenta = [m.momentum for m in bns]
     for m in bns:
         m.reset_running_stats()

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+from collections.abc import Iterator, Mapping, Set, Sized
 from typing import Any, Iterable, Sequence
 
 import torch
 from torch import Tensor, nn
 
 __all__ = ["describe", "tensor", "same_shape", "same_rows", "labels", "real", "integer", "choice", "module",
-           "device", "available_devices", "indices", "dtype_of"]
+           "device", "available_devices", "indices", "dtype_of", "images", "flag", "sequence", "mapping", "function",
+           "path", "pair"]
 
 
 def describe(value: Any) -> str:
@@ -105,14 +108,17 @@ def _outside(v, low, high, low_open, high_open) -> bool:
 
 
 def real(name: str, value: Any, *, low: float | None = None, high: float | None = None, low_open: bool = False,
-         high_open: bool = False) -> Any:
-    """``value`` if it is a finite real number (not a bool) in the interval; ``low_open``/``high_open`` exclude ends."""
+         high_open: bool = False, allow_inf: bool = False) -> Any:
+    """``value`` if it is a finite real number (not a bool) in the interval; ``low_open``/``high_open`` exclude ends.
+
+    ``allow_inf``: ``±inf`` pass too (inside the interval), e.g. a tolerance that accepts everything; NaN never does.
+    """
     span = _interval(low, high, low_open, high_open)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number {span}, got {describe(value)}")
     v = float(value)
-    if not math.isfinite(v) or _outside(v, low, high, low_open, high_open):
-        raise ValueError(f"{name} must be a finite number {span}, got {value!r}")
+    if math.isnan(v) or (not allow_inf and math.isinf(v)) or _outside(v, low, high, low_open, high_open):
+        raise ValueError(f"{name} must be a {'' if allow_inf else 'finite '}number {span}, got {value!r}")
     return value
 
 
@@ -202,4 +208,78 @@ def dtype_of(name: str, value: Tensor, module_name: str, module_: nn.Module) -> 
     if weight is not None and weight.is_floating_point() and value.dtype != weight.dtype:
         raise TypeError(f"{name} must have the dtype of {module_name}'s weights, {weight.dtype}, got {value.dtype} "
                         f"(convert with .to({weight.dtype}))")
+    return value
+
+
+def images(name: str, value: Any, module_name: str, module_: nn.Module, *, non_empty: bool = True) -> Tensor:
+    """``value`` if it is a batch ``(N, C, H, W)`` of images ``module_`` takes: floating, of its weights' dtype and,
+    when the network records them (``model.config["in_channels"]``), its input channels. Reads metadata only."""
+    tensor(name, value, ndim=4, kind="float", non_empty=non_empty)
+    dtype_of(name, value, module_name, module_)
+    config = getattr(module_, "config", None)
+    channels = config.get("in_channels") if isinstance(config, Mapping) else None
+    if channels is not None and value.shape[1] != channels:
+        raise ValueError(f"{name} must be a batch (N, {channels}, H, W) of {channels}-channel images for "
+                         f"{module_name}, got shape {tuple(value.shape)}")
+    return value
+
+
+def flag(name: str, value: Any) -> bool:
+    """``value`` if it is ``True`` or ``False`` (a switch such as ``nonzero`` or ``batch_norm``)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {describe(value)}")
+    return value
+
+
+def sequence(name: str, value: Any, what: str, *, min_len: int = 0, iterators: bool = False) -> Any:
+    """``value`` if it is a list, tuple, array or other sized collection (not a string, dict, set, tensor or single
+    module) of ``min_len`` or more items; ``what`` names the items (``"networks"``) for the message.
+
+    ``iterators=True`` also lets an iterator (a generator) through, unchecked and unconsumed: its items are then the
+    caller's to check after reading them (``isinstance(value, Sized)`` tells which it got).
+    """
+    if isinstance(value, Iterator) and iterators:
+        return value
+    collection = isinstance(value, nn.ModuleList) or (
+        isinstance(value, Sized) and isinstance(value, Iterable)
+        and not isinstance(value, (str, bytes, Mapping, Set, Tensor, nn.Module)))
+    if not collection:
+        raise TypeError(f"{name} must be a list of {what}, got {describe(value)}"
+                        + (" (put a single one in a list: [...])" if isinstance(value, (nn.Module, Tensor)) else ""))
+    if len(value) < min_len:
+        raise ValueError(f"{name} must hold at least {min_len} {what}, got {len(value)}")
+    return value
+
+
+def mapping(name: str, value: Any, what: str) -> Any:
+    """``value`` if it is a dict (any ``Mapping``); ``what`` says what it maps, e.g. ``"{label: history}"``."""
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a dict {what}, got {describe(value)}")
+    return value
+
+
+def function(name: str, value: Any, how: str) -> Any:
+    """``value`` if it can be called (a network is not: it is an argument, not a function that makes or reads one);
+    ``how`` shows the expected call, e.g. ``"build_child() -> a new network"``."""
+    if not callable(value) or isinstance(value, nn.Module):
+        raise TypeError(f"{name} must be a function called as {how}, got {describe(value)}")
+    return value
+
+
+def path(name: str, value: Any) -> Any:
+    """``value`` if it is a file path: a ``str`` or an ``os.PathLike`` (``pathlib.Path``)."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a file path (str or pathlib.Path), got {describe(value)}")
+    return value
+
+
+def pair(name: str, value: Any, *, ndim: int | Sequence[int] | None = None) -> Any:
+    """``value`` if it is a pair ``(x, y)``: a floating-point tensor of inputs and one class label per input.
+
+    Reads the labels' smallest and largest value once (``labels``).
+    """
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"{name} must be a pair (x, y) of tensors, got {describe(value)}")
+    tensor(f"{name}[0]", value[0], ndim=ndim, min_ndim=None if ndim is not None else 2, kind="float")
+    labels(f"{name}[1]", value[1], rows=len(value[0]))
     return value
