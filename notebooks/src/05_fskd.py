@@ -220,17 +220,17 @@ print(inspect.getsource(fskd.fskd).split('    """')[0] + "    ...  # see fsc_tea
 
 # %%
 shape = data.DATASETS[DATASET]["shape"]
-students, kept_of, scheme_rows, before_acc, ceiling_acc = {}, {}, [], {}, {}
+pruned, kept_of, scheme_rows, before_acc, ceiling_acc = {}, {}, [], {}, {}
 for name, scheme in SCHEMES.items():
     ratios = prune.filter_ratios(scheme, teacher) if isinstance(scheme, str) else dict(scheme)
-    students[name], kept_of[name] = prune.l1_prune(teacher, ratios)
+    pruned[name], kept_of[name] = prune.l1_prune(teacher, ratios)
     last = len(teacher.blocks) - 1
-    before_acc[name] = train.evaluate(students[name], x_eval, y_eval)
+    before_acc[name] = train.evaluate(pruned[name], x_eval, y_eval)
     ceiling_acc[name] = train.evaluate(prune.l1_prune(teacher, {last: ratios.get(last, 0.0)})[0], x_eval, y_eval)
-    scheme_rows.append({"scheme": name, "widths": str(students[name].widths),
-                        "params": f"{models.count_params(students[name]):,}",
-                        "FLOPs (M)": f"{models.count_flops(students[name], shape) / 1e6:.1f}",
-                        "FLOPs removed": f"{100 * (1 - models.count_flops(students[name], shape) / models.count_flops(teacher, shape)):.0f} %",
+    scheme_rows.append({"scheme": name, "widths": str(pruned[name].widths),
+                        "params": f"{models.count_params(pruned[name]):,}",
+                        "FLOPs (M)": f"{models.count_flops(pruned[name], shape) / 1e6:.1f}",
+                        "FLOPs removed": f"{100 * (1 - models.count_flops(pruned[name], shape) / models.count_flops(teacher, shape)):.0f} %",
                         "accuracy, pruned": f"{100 * before_acc[name]:.2f} %",
                         "ceiling (only last block pruned)": f"{100 * ceiling_acc[name]:.2f} %"})
 plots.show_table(scheme_rows)
@@ -295,7 +295,7 @@ def measure(scheme, method, n, seed):
     key = (scheme, method, n, seed)
     if key not in results:
         xs, ys = draw(n, seed)
-        student = students[scheme]
+        student = pruned[scheme]
         if method == "FSKD":
             net, seconds = run_fskd(student, xs, kept_of[scheme])
         elif method == "FitNet":
@@ -313,7 +313,7 @@ for job in tqdm(jobs, desc="Table 2"):
     measure(*job)
 for name in tqdm(SCHEMES, desc="full fine-tuning"):
     xs, ys = draw(FULL_FT_SIZE, 0)
-    net, seconds = run_finetune(students[name], xs, ys, batch=64, epochs=FULL_FT_EPOCHS, augment=True)
+    net, seconds = run_finetune(pruned[name], xs, ys, batch=64, epochs=FULL_FT_EPOCHS, augment=True)
     full_ft[name] = (train.evaluate(net, x_eval, y_eval), seconds)
 
 
@@ -387,7 +387,7 @@ def block_correlations(student, kept, x):
 
 
 xs4, _ = draw(FIG4_N, DRAWS[0])
-student4, kept4 = students[FIG4_SCHEME], kept_of[FIG4_SCHEME]
+student4, kept4 = pruned[FIG4_SCHEME], kept_of[FIG4_SCHEME]
 x_corr = x_test[:CORR_SIZE]
 corr_before = block_correlations(student4, kept4, x_corr)
 stepwise, step_acc = copy.deepcopy(student4), [before_acc[FIG4_SCHEME]]
@@ -449,7 +449,7 @@ for source, pool in (("digits", digits), ("Gaussian noise", noise)):
     for n in SAMPLES:
         for d in DRAWS:
             xs = pool[data.sample_indices(len(pool), n, seed=d)]
-            net, seconds = run_fskd(students[OOD_SCHEME], xs, kept_of[OOD_SCHEME])
+            net, seconds = run_fskd(pruned[OOD_SCHEME], xs, kept_of[OOD_SCHEME])
             ood[(source, n, d)] = train.evaluate(net, x_eval, y_eval)
 table7 = [{"network": TEACHER, "accuracy (%)": f"{100 * teacher_acc:.2f}", "samples": f"{len(y_train):,} ({DATASET})"}]
 for n in SAMPLES:
@@ -657,7 +657,7 @@ check.equal(check.runs(my_min_images, 512, 2, 2), 129, what="VGG-16 on CIFAR, co
             hint="ceil((C + 1) / (H·W))")
 one_image = draw(1, 0)[0]
 for ridge in (0.0, fskd.RIDGE):
-    net = copy.deepcopy(students["B"])
+    net = copy.deepcopy(pruned["B"])
     fskd.fskd(net, teacher, one_image, kept=kept_of["B"], ridge=ridge, progress=False)
     print(f"Prune-B, FSKD from one image, ridge = {ridge:g}: {100 * train.evaluate(net, x_eval, y_eval):.2f} %")
 
