@@ -47,8 +47,8 @@ class Comparison:
         ci = f"{self.mean:+.2f} [{self.low:+.2f}, {self.high:+.2f}]"
         if self.sign > 0:
             return f"{self.a} beats {self.b}: {ci} over {self.n} draws"
-        if self.sign < 0:
-            return f"{self.b} beats {self.a}: {ci} over {self.n} draws"
+        if self.sign < 0:  # said from the winner's side: b − a and its interval
+            return f"{self.b} beats {self.a}: {-self.mean:+.2f} [{-self.high:+.2f}, {-self.low:+.2f}] over {self.n} draws"
         return f"no clear difference between {self.a} and {self.b}: {ci} over {self.n} draws"
 
 

@@ -1,0 +1,38 @@
+"""The committed results table is the standard plan's, complete, and agrees with the benchmark's summaries."""
+import csv
+from pathlib import Path
+
+import pytest
+
+from fsc_teach import benchmark
+
+TABLE = Path(__file__).resolve().parents[1] / "results" / "benchmark-standard.csv"
+
+
+@pytest.fixture(scope="module")
+def rows():
+    if not TABLE.exists():
+        pytest.fail(f"{TABLE} is missing: run notebook 07 at standard (python scripts/course.py run --scale "
+                    "standard --only 07) and commit results/")
+    with open(TABLE, newline="") as f:
+        out = list(csv.DictReader(f))
+    for r in out:
+        r["k"], r["seed"], r["test_images"] = int(r["k"]), int(r["seed"]), int(r["test_images"])
+        r["sparsity"], r["acc"], r["cpu_s"] = float(r["sparsity"]), float(r["acc"]), float(r["cpu_s"])
+        r["params"], r["flops"] = int(r["params"]), int(r["flops"])
+    return out
+
+
+def test_every_cell_of_the_standard_plan_once_on_the_full_test_set(rows):
+    plan = benchmark.PLANS["standard"]
+    expected = {(c["teacher"], c["kind"], c["sparsity"], c["k"], c["seed"], c["method"]) for c in benchmark.cells(plan)}
+    got = [(r["teacher"], r["kind"], r["sparsity"], r["k"], r["seed"], r["method"]) for r in rows]
+    assert len(got) == len(set(got)) and set(got) == expected
+    assert {r["test_images"] for r in rows} == {plan.eval_size} == {10_000}
+    assert {r["config"] for r in rows} == {plan.fingerprint(t) for t in plan.teachers}  # today's budgets
+    assert all(0.0 <= r["acc"] <= 1.0 and r["cpu_s"] >= 0 for r in rows)
+
+
+def test_claims_are_computable_from_the_table(rows):
+    found = benchmark.claims(rows)
+    assert found and all(c["mark"] in "✓✗?" for c in found)
