@@ -218,7 +218,7 @@ def show_stopping(tolerance: float = TOLERANCE):
     plt.show()
 
 
-plots.explore(show_stopping, tolerance=plots.Slider(0.0, 0.2, 0.005, TOLERANCE))
+plots.explore(show_stopping, tolerance=plots.Slider(0.0, max(0.2, TOLERANCE), 0.005, TOLERANCE))
 
 # %% [markdown]
 # ## 4. Does the stepwise path help? Chain vs direct distillation vs scratch, at equal epochs
