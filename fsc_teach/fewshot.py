@@ -274,7 +274,7 @@ def _compress_masked(method, teacher, scheme, x, y, seed, settings) -> tuple[Blo
     _check_compress(method, teacher, scheme, x, y, seed, settings)
     teacher.eval()
     student, masks = METHODS[method](teacher, scheme, x, y, seed, settings)
-    if settings.recalibrate_bn and method != "L1-norm":  # L1-norm stays data-free: it is the floor
+    if settings.recalibrate_bn and method not in ("L1-norm", "L1+BN"):  # L1-norm stays data-free; L1+BN has it
         recalibrate_bn_(student, x.to(next(student.parameters()).device))
         if masks:
             prune.remask_(student, masks)  # a dead channel's statistics stay zero
