@@ -303,14 +303,20 @@ _COLUMNS = ("teacher", "student", "kind", "sparsity", "method", "k", "seed", "ac
             "cpu_s", "wall_s", "config")
 
 
-def write_table(rows: Sequence[dict], path: str | Path) -> Path:
-    """The tidy table, one row per cell (``_COLUMNS``), written atomically to ``path`` (a CSV); returns it."""
+def _sort_key(value) -> tuple:
+    """Numbers before text, numbers by value (a budget of 40 before 120)."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return (0, value, "") if number else (1, 0, str(value))
+
+
+def write_table(rows: Sequence[dict], path: str | Path, columns: Sequence[str] = _COLUMNS) -> Path:
+    """The tidy table, one row per cell (``columns``), sorted, written atomically to ``path`` (a CSV); returns it."""
     from .checkpoint import atomic_write_bytes
 
     text = io.StringIO(newline="")
-    w = csv.DictWriter(text, fieldnames=_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    w = csv.DictWriter(text, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
     w.writeheader()
-    w.writerows(sorted(rows, key=lambda r: tuple(str(r.get(c, "")) for c in _COLUMNS[:7])))
+    w.writerows(sorted(rows, key=lambda r: tuple(_sort_key(r.get(c)) for c in columns if c != "acc")))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, text.getvalue().encode("utf-8"))

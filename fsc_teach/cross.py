@@ -57,7 +57,7 @@ from typing import Callable, Iterator, Sequence
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
+from .progress import bar as tqdm
 
 from . import validate
 from .losses import LAYER_LOSSES, layer_objective, layer_terms, mean_sq_norm

@@ -24,7 +24,7 @@ from typing import Sequence
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
+from .progress import bar as tqdm
 
 from . import validate
 from .models import BlockNet, block_input, run_blocks

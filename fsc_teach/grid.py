@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any, Callable, ContextManager, Iterator, Mapping, MutableMapping, Sequence
 
 import torch
-from tqdm.auto import tqdm
+from .progress import bar as tqdm
 
 from . import validate
 

@@ -40,7 +40,7 @@ from typing import Callable, Sequence, Sized
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
+from .progress import bar as tqdm
 
 from . import validate
 from .fitnets import Hint

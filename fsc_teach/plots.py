@@ -7,8 +7,6 @@ values instead, so the executed notebook on GitHub shows a real figure rather th
 from __future__ import annotations
 
 import math
-
-import os
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
@@ -17,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import validate
+from . import progress, validate
 
 __all__ = ["Slider", "explore", "image_grid", "training_curves", "confusion_matrix", "plot_confusion", "accuracy_vs",
            "mean_std", "markdown_table", "show_table"]
@@ -41,7 +39,7 @@ class Slider:
 
 
 def _static() -> bool:
-    if os.environ.get("FSC_STATIC", "") not in ("", "0"):
+    if progress.static():
         return True
     try:
         import ipywidgets  # noqa: F401

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
+from .progress import bar as tqdm
 
 from . import validate
 from .data import augment_batch

@@ -43,6 +43,7 @@ def commit_outputs(executed: Path, committed: Path) -> None:
 
     nb = nbformat.read(executed, as_version=4)
     nb.metadata.pop("papermill", None)
+    nb.metadata.pop("widgets", None)  # saved widget state: none in a static run, and none belongs in git
     for cell in nb.cells:
         for key in ("papermill", "execution"):
             cell.metadata.pop(key, None)

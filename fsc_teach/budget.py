@@ -1,0 +1,172 @@
+"""How many steps each method gets: a measured sweep and one rule that reads the budget off it (notebook 07).
+
+    python -m fsc_teach.budget [--scale standard] [--out build/benchmark] [--results results]
+
+A method given too few steps loses for lack of optimisation, not for its idea, so the benchmark's budgets are
+chosen from measurements, the same way for every method. ``run_sweep`` runs each trained method of a
+``benchmark.Plan`` at several budgets (``SWEEPS``: Adam steps per layer for cross distillation's three variants,
+optimiser steps per stage for BP, KD, Iter-KD and FitNet) on each of the plan's students, at one K and several
+draws, with everything else as the plan has it. It also runs every variant at the smallest budget *without*
+BatchNorm re-estimation (``bn`` False), which isolates what that re-estimation does.
+
+``choose`` is the rule: for each family (``steps`` or ``train_steps``), the smallest budget at which every method of
+the family, on every student, is within ``tolerance`` points (mean over draws) of its best budget in the sweep —
+where accuracy plateaus. ``plateau_table`` lays the sweep out for reading, with the mean wall time per cell.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from . import data, fewshot, grid, validate
+from .benchmark import LAYERWISE, PLANS, Plan, _measure, write_table
+from .fewshot import Scheme
+
+__all__ = ["SWEEPS", "TRAINED", "sweep_cells", "run_sweep", "choose", "plateau_table", "main"]
+
+TRAINED = ("BP", "KD", "Iter-KD", "FitNet")  # the methods whose budget is train_steps
+# the budgets tried per scale: {Settings field: budgets}; the first is the smallest
+SWEEPS: dict[str, dict[str, tuple[int, ...]]] = {
+    "quick": {"steps": (2, 4), "train_steps": (2, 4)},
+    "standard": {"steps": (60, 200, 600), "train_steps": (40, 120, 360)},
+    "paper": {"steps": (300, 1000, 3000), "train_steps": (100, 300, 1000)},
+}
+_FAMILY = {**{m: "steps" for m in LAYERWISE}, **{m: "train_steps" for m in TRAINED}}
+
+
+def sweep_cells(plan: Plan, sweeps: Mapping[str, Sequence[int]], *, k: int = 5, seeds: Sequence[int] = (0, 1, 2)
+                ) -> list[dict]:
+    """The sweep's cells: per teacher, student and draw, each trained method at each budget, each at the smallest
+    budget without BatchNorm re-estimation, and the budget-free L1-norm, L1+BN (and FSKD where it applies)."""
+    validate.module("plan", plan, Plan)
+    validate.integer("k", k, low=1)
+    validate.sequence("seeds", seeds, "seeds", min_len=1)
+    validate.mapping("sweeps", sweeps, "{'steps' or 'train_steps': budgets}")
+    for field in ("steps", "train_steps"):
+        validate.sequence(f"sweeps[{field!r}]", sweeps.get(field), "budgets (int)", min_len=1)
+        for b in sweeps[field]:
+            validate.integer(f"a budget in sweeps[{field!r}]", b, low=1)
+    out = []
+    for t in plan.teachers:
+        base = {"teacher": t, "config": plan.fingerprint(t), "k": k}
+        for s in plan.schemes:
+            for seed in seeds:
+                here = {**base, "kind": s.kind, "sparsity": s.sparsity, "seed": seed}
+                for m in (*LAYERWISE, *TRAINED):
+                    field = _FAMILY[m]
+                    out += [{**here, "method": m, field: b} for b in sweeps[field]]
+                    out.append({**here, "method": m, field: sweeps[field][0], "bn": False})
+                out += [{**here, "method": m} for m in ("L1-norm", "L1+BN", "FSKD") if fewshot.applicable(m, s)]
+    return out
+
+
+def _cell_plan(plan: Plan, teacher: str, cell: Mapping) -> Plan:
+    """``plan`` with the cell's budget and BatchNorm choice in its teacher's settings."""
+    change = {f: cell[f] for f in ("steps", "train_steps") if f in cell}
+    settings = dataclasses.replace(plan.settings[teacher], recalibrate_bn=cell.get("bn", True), **change)
+    return dataclasses.replace(plan, settings={**plan.settings, teacher: settings})
+
+
+def run_sweep(plan: Plan, sweeps: Mapping[str, Sequence[int]], *, k: int = 5, seeds: Sequence[int] = (0, 1, 2),
+              cache=None, workers: int | None = None, progress: bool = True, teachers: Mapping | None = None,
+              tensors: tuple | None = None) -> list[dict]:
+    """Run (or resume from ``cache``) the sweep; one row per cell: its fields, ``bn`` and ``run_cell``'s results.
+
+    ``teachers`` and ``tensors`` as in ``benchmark.run_plan`` (the tests use synthetic data this way).
+    """
+    from . import zoo
+
+    todo = sweep_cells(plan, sweeps, k=k, seeds=seeds)
+    models = dict(teachers or {})
+    for name in plan.teachers:
+        models.setdefault(name, zoo.load_teacher(name)).eval()
+    if tensors is None:
+        tensors = (*data.load_tensors(plan.dataset, train=True), *data.load_tensors(plan.dataset, train=False))
+
+    def cell(**c):
+        return _measure(_cell_plan(plan, c["teacher"], c), models[c["teacher"]], tensors, c["teacher"], c["kind"],
+                        c["sparsity"], c["k"], c["seed"], c["method"])
+
+    results = grid.run_grid(cell, todo, workers=workers, cache=cache, progress=progress, desc="budget sweep")
+    return [{"bn": True, **c, "student": Scheme(c["kind"], c["sparsity"]).name,
+             "budget": c.get("steps", c.get("train_steps")), **r} for c, r in zip(todo, results)]
+
+
+def _means(rows: Sequence[dict]) -> dict[tuple, tuple[float, float]]:
+    """{(student, method, budget): (mean accuracy in %, mean wall seconds)} over draws, BatchNorm re-estimated."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r.get("bn", True) and r.get("budget") is not None:
+            groups.setdefault((r["student"], r["method"], r["budget"]), []).append(r)
+    return {key: (100 * float(np.mean([r["acc"] for r in g])), float(np.mean([r["wall_s"] for r in g])))
+            for key, g in groups.items()}
+
+
+def choose(rows: Sequence[dict], tolerance: float = 0.5) -> dict[str, int]:
+    """The rule: per family, the smallest budget at which every method on every student is within ``tolerance``
+    accuracy points of its own best budget (means over draws). Returns ``{"steps": n, "train_steps": n}``."""
+    validate.real("tolerance", tolerance, low=0.0)
+    means = _means(rows)
+    if not means:
+        raise ValueError("rows hold no swept cell (rows with a 'budget'): pass run_sweep's rows")
+    out = {}
+    for field in ("steps", "train_steps"):
+        curves: dict[tuple, dict[int, float]] = {}
+        for (student, method, budget), (acc, _) in means.items():
+            if _FAMILY.get(method) == field:
+                curves.setdefault((student, method), {})[budget] = acc
+        budgets = sorted({b for c in curves.values() for b in c})
+        out[field] = next(b for b in budgets
+                          if all(c.get(b, -np.inf) >= max(c.values()) - tolerance for c in curves.values()))
+    return out
+
+
+def plateau_table(rows: Sequence[dict]) -> list[dict]:
+    """One row per student and method: accuracy (%, mean over draws) and wall seconds per cell at each budget,
+    and the accuracy without BatchNorm re-estimation at the smallest budget."""
+    means = _means(rows)
+    out = []
+    for student, method in dict.fromkeys((s, m) for s, m, _ in means):
+        budgets = sorted(b for s, m, b in means if (s, m) == (student, method))
+        no_bn = [r["acc"] for r in rows if (r["student"], r["method"]) == (student, method) and not r.get("bn", True)]
+        row = {"student": student, "method": method, "budget": _FAMILY[method]}
+        row.update({f"{b}": f"{means[student, method, b][0]:.2f}" for b in budgets})
+        row["no BN re-estimation"] = f"{100 * np.mean(no_bn):.2f}" if no_bn else ""
+        row.update({f"s @ {b}": f"{means[student, method, b][1]:.1f}" for b in budgets})
+        out.append(row)
+    return out
+
+
+_COLUMNS = ("teacher", "student", "kind", "sparsity", "method", "k", "seed", "budget", "bn", "acc", "test_images",
+            "cpu_s", "wall_s", "config")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .plots import markdown_table
+    from .scale import get_scale
+
+    parser = argparse.ArgumentParser(prog="python -m fsc_teach.budget", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", default=None, help="quick | standard | paper (default: $FSC_SCALE or standard)")
+    parser.add_argument("--out", default="build/benchmark", help="folder for the cache of finished cells")
+    parser.add_argument("--workers", type=int, default=None, help="cells at a time (default: one per core)")
+    parser.add_argument("--results", default=None, metavar="DIR",
+                        help="write the sweep to DIR/budget-sweep-<scale>.csv (default: results/ except at quick)")
+    args = parser.parse_args(argv)
+    scale = get_scale(args.scale)
+    rows = run_sweep(PLANS[scale], SWEEPS[scale], seeds=(0, 1) if scale == "quick" else (0, 1, 2),
+                     cache=Path(args.out) / f"sweep-{scale}.jsonl", workers=args.workers)
+    print(markdown_table(plateau_table(rows)))
+    print("chosen budgets (smallest within 0.5 points of the best):", choose(rows))
+    results = args.results if args.results is not None else (None if scale == "quick" else "results")
+    if results:
+        path = write_table(rows, Path(results) / f"budget-sweep-{scale}.csv", columns=_COLUMNS)
+        print("wrote", path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
