@@ -23,10 +23,10 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from . import data, fewshot, grid, validate
-from .benchmark import LAYERWISE, PLANS, Plan, _measure, write_table
+from .benchmark import LAYERWISE, PLANS, Plan, _check_run, _measure, write_table
 from .fewshot import Scheme
 
-__all__ = ["SWEEPS", "TRAINED", "sweep_cells", "run_sweep", "choose", "plateau_table", "main"]
+__all__ = ["SWEEPS", "SEEDS", "CAPS", "TRAINED", "sweep_cells", "run_sweep", "choose", "shortfall", "plateau_table", "read_sweep", "main"]
 
 TRAINED = ("BP", "KD", "Iter-KD", "FitNet")  # the methods whose budget is train_steps
 # the budgets tried per scale: {Settings field: budgets}; the first is the smallest
@@ -35,6 +35,10 @@ SWEEPS: dict[str, dict[str, tuple[int, ...]]] = {
     "standard": {"steps": (60, 200, 600), "train_steps": (40, 120, 360)},
     "paper": {"steps": (300, 1000, 3000), "train_steps": (100, 300, 1000)},
 }
+SEEDS = {"quick": (0, 1), "standard": (0, 1, 2), "paper": (0, 1, 2)}  # the draws per swept cell
+# the time budget: the most steps a family may get at each scale (notebook 07's grid must run in 15 minutes on two
+# CPU cores at standard; 600 Adam steps per layer would take about three times that)
+CAPS: dict[str, dict[str, int]] = {"quick": {}, "standard": {"steps": 200}, "paper": {}}
 _FAMILY = {**{m: "steps" for m in LAYERWISE}, **{m: "train_steps" for m in TRAINED}}
 
 
@@ -52,7 +56,7 @@ def sweep_cells(plan: Plan, sweeps: Mapping[str, Sequence[int]], *, k: int = 5, 
             validate.integer(f"a budget in sweeps[{field!r}]", b, low=1)
     out = []
     for t in plan.teachers:
-        base = {"teacher": t, "config": plan.fingerprint(t), "k": k}
+        base = {"teacher": t, "config": _fingerprint(plan, t), "k": k}
         for s in plan.schemes:
             for seed in seeds:
                 here = {**base, "kind": s.kind, "sparsity": s.sparsity, "seed": seed}
@@ -62,6 +66,13 @@ def sweep_cells(plan: Plan, sweeps: Mapping[str, Sequence[int]], *, k: int = 5, 
                     out.append({**here, "method": m, field: sweeps[field][0], "bn": False})
                 out += [{**here, "method": m} for m in ("L1-norm", "L1+BN", "FSKD") if fewshot.applicable(m, s)]
     return out
+
+
+def _fingerprint(plan: Plan, teacher: str) -> str:
+    """The plan's fingerprint without its budgets (the sweep sets them per cell): a plan whose budgets changed
+    keeps the cache of its sweep."""
+    free = dataclasses.replace(plan.settings[teacher], steps=0, train_steps=None)
+    return dataclasses.replace(plan, settings={**plan.settings, teacher: free}).fingerprint(teacher)
 
 
 def _cell_plan(plan: Plan, teacher: str, cell: Mapping) -> Plan:
@@ -80,10 +91,13 @@ def run_sweep(plan: Plan, sweeps: Mapping[str, Sequence[int]], *, k: int = 5, se
     """
     from . import zoo
 
+    _check_run(plan, workers, teachers, tensors, None)
     todo = sweep_cells(plan, sweeps, k=k, seeds=seeds)
     models = dict(teachers or {})
     for name in plan.teachers:
-        models.setdefault(name, zoo.load_teacher(name)).eval()
+        if name not in models:
+            models[name] = zoo.load_teacher(name)
+        models[name].eval()
     if tensors is None:
         tensors = (*data.load_tensors(plan.dataset, train=True), *data.load_tensors(plan.dataset, train=False))
 
@@ -106,23 +120,42 @@ def _means(rows: Sequence[dict]) -> dict[tuple, tuple[float, float]]:
             for key, g in groups.items()}
 
 
-def choose(rows: Sequence[dict], tolerance: float = 0.5) -> dict[str, int]:
+def choose(rows: Sequence[dict], tolerance: float = 0.5, cap: Mapping[str, int] | None = None) -> dict[str, int]:
     """The rule: per family, the smallest budget at which every method on every student is within ``tolerance``
-    accuracy points of its own best budget (means over draws). Returns ``{"steps": n, "train_steps": n}``."""
+    accuracy points of its own best budget (means over draws) — where accuracy plateaus. ``cap`` ({family: most
+    steps}) is the time budget: no budget above it is chosen, and a family still climbing at its cap gets the cap
+    (``shortfall`` says by how much it falls short). Returns ``{"steps": n, "train_steps": n}``."""
     validate.real("tolerance", tolerance, low=0.0)
-    means = _means(rows)
-    if not means:
-        raise ValueError("rows hold no swept cell (rows with a 'budget'): pass run_sweep's rows")
+    cap = dict(cap or {})
+    for field, most in cap.items():
+        validate.choice("a key of cap", field, ("steps", "train_steps"))
+        validate.integer(f"cap[{field!r}]", most, low=1)
+    curves = _curves(rows)
     out = {}
     for field in ("steps", "train_steps"):
-        curves: dict[tuple, dict[int, float]] = {}
-        for (student, method, budget), (acc, _) in means.items():
-            if _FAMILY.get(method) == field:
-                curves.setdefault((student, method), {})[budget] = acc
-        budgets = sorted({b for c in curves.values() for b in c})
-        out[field] = next(b for b in budgets
-                          if all(c.get(b, -np.inf) >= max(c.values()) - tolerance for c in curves.values()))
+        family = [c for (_, m), c in curves.items() if _FAMILY[m] == field]
+        budgets = sorted({b for c in family for b in c if b <= cap.get(field, b)})
+        if not budgets:
+            raise ValueError(f"no swept {field} budget at or below the cap {cap[field]}")
+        out[field] = next((b for b in budgets if all(c.get(b, -np.inf) >= max(c.values()) - tolerance
+                                                     for c in family)), budgets[-1])
     return out
+
+
+def shortfall(rows: Sequence[dict], chosen: Mapping[str, int]) -> dict[tuple[str, str], float]:
+    """{(student, method): accuracy points (mean over draws) below its best swept budget at the ``chosen`` one}."""
+    return {key: max(c.values()) - c[chosen[_FAMILY[key[1]]]] for key, c in _curves(rows).items()}
+
+
+def _curves(rows: Sequence[dict]) -> dict[tuple[str, str], dict[int, float]]:
+    """{(student, method): {budget: mean accuracy (%)}} of the swept methods."""
+    curves: dict[tuple[str, str], dict[int, float]] = {}
+    for (student, method, b), (acc, _) in _means(rows).items():
+        if method in _FAMILY:
+            curves.setdefault((student, method), {})[b] = acc
+    if not curves:
+        raise ValueError("rows hold no swept cell (rows with a 'budget'): pass run_sweep's rows")
+    return curves
 
 
 def plateau_table(rows: Sequence[dict]) -> list[dict]:
@@ -130,7 +163,8 @@ def plateau_table(rows: Sequence[dict]) -> list[dict]:
     and the accuracy without BatchNorm re-estimation at the smallest budget."""
     means = _means(rows)
     out = []
-    for student, method in dict.fromkeys((s, m) for s, m, _ in means):
+    order = list(_FAMILY)
+    for student, method in sorted({(s, m) for s, m, _ in means}, key=lambda sm: (sm[0], order.index(sm[1]))):
         budgets = sorted(b for s, m, b in means if (s, m) == (student, method))
         no_bn = [r["acc"] for r in rows if (r["student"], r["method"]) == (student, method) and not r.get("bn", True)]
         row = {"student": student, "method": method, "budget": _FAMILY[method]}
@@ -145,6 +179,26 @@ _COLUMNS = ("teacher", "student", "kind", "sparsity", "method", "k", "seed", "bu
             "cpu_s", "wall_s", "config")
 
 
+def read_sweep(path) -> list[dict]:
+    """The rows of a sweep table written by ``main`` (``results/budget-sweep-<scale>.csv``), numbers as numbers."""
+    import csv
+
+    validate.path("path", path)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no sweep table at {path}: run `python -m fsc_teach.budget --scale standard` to "
+                                "write it")
+    ints, floats = ("k", "seed", "test_images"), ("sparsity", "acc", "cpu_s", "wall_s")
+    rows = []
+    with open(path, newline="", encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            row = {**r, **{c: int(r[c]) for c in ints}, **{c: float(r[c]) for c in floats}}
+            row["budget"] = int(r["budget"]) if r["budget"] else None
+            row["bn"] = r["bn"] == "True"
+            row["student"] = Scheme(row["kind"], row["sparsity"]).name
+            rows.append(row)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     from .plots import markdown_table
     from .scale import get_scale
@@ -157,10 +211,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="write the sweep to DIR/budget-sweep-<scale>.csv (default: results/ except at quick)")
     args = parser.parse_args(argv)
     scale = get_scale(args.scale)
-    rows = run_sweep(PLANS[scale], SWEEPS[scale], seeds=(0, 1) if scale == "quick" else (0, 1, 2),
+    rows = run_sweep(PLANS[scale], SWEEPS[scale], seeds=SEEDS[scale],
                      cache=Path(args.out) / f"sweep-{scale}.jsonl", workers=args.workers)
     print(markdown_table(plateau_table(rows)))
-    print("chosen budgets (smallest within 0.5 points of the best):", choose(rows))
+    print(f"chosen budgets (the smallest within 0.5 points of the best, capped at {CAPS[scale] or 'nothing'}):",
+          choose(rows, cap=CAPS[scale]))
     results = args.results if args.results is not None else (None if scale == "quick" else "results")
     if results:
         path = write_table(rows, Path(results) / f"budget-sweep-{scale}.csv", columns=_COLUMNS)

@@ -148,7 +148,7 @@ def predict(model: nn.Module, x: Tensor, batch_size: int = 1000, device: torch.d
         device = validate.device("device", device)
     else:  # where the model's weights are; a model without any runs where x is
         device = next(iter(model.parameters()), x).device
-    with eval_mode(model):
+    with eval_mode(model), torch.no_grad():
         return torch.cat([model(x[i:i + batch_size].to(device)).float().cpu()
                           for i in range(0, len(x), batch_size)])
 

@@ -36,3 +36,25 @@ def test_every_cell_of_the_standard_plan_once_on_the_full_test_set(rows):
 def test_claims_are_computable_from_the_table(rows):
     found = benchmark.claims(rows)
     assert found and all(c["mark"] in "✓✗?" for c in found)
+
+
+SWEEP = TABLE.parent / "budget-sweep-standard.csv"
+
+
+def test_the_committed_sweep_is_complete_and_chooses_the_standard_plans_budgets():
+    from fsc_teach import budget
+
+    if not SWEEP.exists():
+        pytest.fail(f"{SWEEP} is missing: run python -m fsc_teach.budget --scale standard and commit results/")
+    rows = budget.read_sweep(SWEEP)
+    plan = benchmark.PLANS["standard"]
+    expected = budget.sweep_cells(plan, budget.SWEEPS["standard"], seeds=budget.SEEDS["standard"])
+    fields = ("teacher", "kind", "sparsity", "k", "seed", "method", "budget", "bn")
+    want = sorted(tuple(str(c.get(f, c.get("steps", c.get("train_steps", "")))) if f == "budget"
+                        else str(c.get(f, True)) for f in fields) for c in expected)
+    got = sorted(tuple(str(r[f] if r[f] is not None else "") for f in fields) for r in rows)
+    assert got == want and {r["test_images"] for r in rows} == {10_000}
+    assert {r["config"] for r in rows} == {c["config"] for c in expected}  # the plan's settings but the budgets
+    settings = plan.settings["vgg_fmnist"]
+    chosen = budget.choose(rows, cap=budget.CAPS["standard"])
+    assert chosen == {"steps": settings.steps, "train_steps": settings.train_steps}

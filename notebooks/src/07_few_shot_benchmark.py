@@ -25,6 +25,7 @@ import os
 SCALE = os.environ.get("FSC_SCALE", "standard")  # "quick" | "standard" | "paper"
 OUT = os.path.join("..", "build", "benchmark")  # the command's folder: a run there is reused (and resumed) here
 FRESH = False  # True: ignore finished cells from an earlier run of this scale
+RUN_SWEEP = False  # True: run the budget sweep here (long) instead of reading its committed table
 
 # %%
 import time
@@ -34,7 +35,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from fsc_teach import benchmark, check, fewshot, grid, models, plots, protocol, zoo
+from fsc_teach import benchmark, budget, check, fewshot, grid, models, plots, protocol, zoo
 from fsc_teach.scale import get_scale
 
 SCALE = get_scale(SCALE)
@@ -80,13 +81,96 @@ plots.show_table(rows_students)
 print("unstructured students: non-zero parameters and the multiply-adds of non-zero weights")
 
 # %% [markdown]
+# ## 2. How many steps each method gets: a measured sweep
+#
+# A method given too few optimisation steps loses for lack of optimisation, not for its idea; one given many more
+# than another wins for the same reason. So the budgets are not picked by hand. `fsc_teach.budget` runs every
+# trained method at three budgets — Adam steps per layer for cross distillation (Ours-NC, Ours, Ours-S), optimiser
+# steps per stage for BP, KD, Iter-KD and FitNet — on both students, at K = 5, on three draws, everything else as
+# in the grid below, and reads the budget off the measurements with **one rule for every method**: *the smallest
+# budget at which every method of the family, on both students, is within 0.5 points of its own best budget*
+# (where accuracy plateaus), *but no more than the time budget allows* (`budget.CAPS`: at `standard` the grid
+# must run in 15 minutes on two CPU cores, which caps cross distillation at 200 steps per layer; the notebook
+# says what the cap costs). Each variant also runs once at the smallest budget **without** the BatchNorm
+# re-estimation, which isolates what that re-estimation does. The sweep costs more than the grid itself, so at
+# `standard` it is read from its committed table (`results/budget-sweep-standard.csv`, written by
+# `python -m fsc_teach.budget --scale standard`); set `RUN_SWEEP = True` to run it here (it resumes from
+# `build/benchmark`).
+
+# %%
+sweep_table = Path("..") / "results" / f"budget-sweep-{SCALE}.csv"
+start = time.perf_counter()
+if RUN_SWEEP or not sweep_table.is_file():
+    sweep = budget.run_sweep(PLAN, budget.SWEEPS[SCALE], seeds=budget.SEEDS[SCALE],
+                             cache=Path(OUT) / f"sweep-{SCALE}.jsonl", teachers=teachers)
+    origin = f"run here in {time.perf_counter() - start:.0f} s"
+else:
+    sweep = budget.read_sweep(sweep_table)
+    origin = f"read from `results/{sweep_table.name}`"
+chosen = budget.choose(sweep, cap=budget.CAPS[SCALE])
+plots.show_table(budget.plateau_table(sweep))
+print(f"test accuracy (%), mean over {len(budget.SEEDS[SCALE])} draws at K = {sweep[0]['k']}, every accuracy on "
+      f"{sweep[0]['test_images']:,} test images; 's @ n': mean wall seconds per run at budget n (two runs at a "
+      f"time on this machine); {len(sweep)} runs, {sum(r['wall_s'] for r in sweep) / 60:.0f} min of method time")
+
+# %%
+fig, axes = plt.subplots(1, len(PLAN.schemes), figsize=(4.6 * len(PLAN.schemes), 3.8), squeeze=False, sharey=True)
+swept = list(budget.SWEEPS[SCALE]["steps"]), list(budget.SWEEPS[SCALE]["train_steps"])
+for ax, scheme in zip(axes[0], PLAN.schemes):
+    for m in (*benchmark.LAYERWISE, *budget.TRAINED):
+        family = "steps" if m in benchmark.LAYERWISE else "train_steps"
+        pts = sorted({r["budget"] for r in sweep if r["method"] == m and r["bn"] and r["student"] == scheme.name})
+        cell = lambda b, key: np.mean([r[key] for r in sweep if (r["method"], r["budget"], r["bn"], r["student"])
+                                       == (m, b, True, scheme.name)])  # noqa: E731
+        ax.plot([cell(b, "wall_s") for b in pts], [100 * cell(b, "acc") for b in pts], marker="o", ms=4,
+                ls="--" if family == "steps" else "-", label=m)
+        ax.plot(cell(chosen[family], "wall_s"), 100 * cell(chosen[family], "acc"), marker="o", ms=10, mfc="none",
+                color=ax.lines[-1].get_color())
+    ax.set(xscale="log", xlabel="wall seconds per run (log)", title=scheme.name)
+    ax.grid(alpha=0.3)
+axes[0][0].set_ylabel(f"test accuracy (%), K = {sweep[0]['k']}")
+axes[0][-1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+fig.suptitle("each line: one method at its three budgets; circled: the budget the rule chooses", fontsize=10)
+fig.tight_layout()
+plt.show()
+
+# %%
+settings = PLAN.settings[PLAN.teachers[0]]
+agree = (chosen["steps"], chosen["train_steps"]) == (settings.steps, settings.train_steps)
+no_bn = {(r["student"], r["method"]): [] for r in sweep if not r["bn"]}
+for r in sweep:
+    if not r["bn"]:
+        no_bn[r["student"], r["method"]].append(100 * r["acc"])
+with_bn = lambda s, m, b: np.mean([100 * r["acc"] for r in sweep if (r["student"], r["method"], r["budget"], r["bn"])
+                                   == (s, m, b, True)])  # noqa: E731
+lost = {key: with_bn(*key, min(r["budget"] for r in sweep if (r["student"], r["method"]) == key))
+        - np.mean(v) for key, v in no_bn.items()}
+worst = max(lost, key=lost.get)
+short = budget.shortfall(sweep, chosen)
+most = max(short, key=short.get)
+capped = [f for f, b in chosen.items() if budget.CAPS[SCALE].get(f) == b and b < max(budget.SWEEPS[SCALE][f])]
+display(Markdown(f"""
+The sweep ({origin}) chooses **{chosen['steps']} Adam steps per layer** for cross distillation and
+**{chosen['train_steps']} optimiser steps** per stage for BP, KD, Iter-KD and FitNet. The grid below runs
+{settings.steps} and {settings.train_steps}: {"the rule's choice" if agree else
+"**not** the rule's choice — rerun the sweep or change the plan"}.
+{"The time budget caps " + " and ".join(capped) + " below the plateau: " if capped else ""}at the chosen budgets
+the largest shortfall from a method's best swept budget is {short[most]:.2f} points ({most[1]} on the {most[0]}
+student; median {np.median(list(short.values())):.2f}), so a method still climbing there is under-trained by at
+most that much in the grid below — the `paper` scale runs the authors' budgets.
+Without the BatchNorm re-estimation (smallest budget), the largest loss is {lost[worst]:.1f} points, for
+{worst[1]} on the {worst[0]} student; the median loss over all {len(lost)} method–student pairs is
+{np.median(list(lost.values())):.1f} points. Every cell below therefore re-estimates BatchNorm, for every method.
+"""))
+
+# %% [markdown]
 # **Cost.** Each cell records `cpu_s`, the CPU time of the thread that ran it. The grid runs one cell per core
 # with one intra-op thread each (`fsc_teach.grid`), so this is the method's own compute on one core, whatever
 # runs beside it — and the numbers do not depend on how many cells run at once. The cells are cached in
 # `build/benchmark/cells-<scale>.jsonl`: interrupt the run (or the command), start it again, and it continues
 # where it stopped.
 #
-# ## 2. Run (or resume) the grid
+# ## 3. Run (or resume) the grid
 
 # %%
 start = time.perf_counter()
@@ -100,7 +184,7 @@ print(f"{len(rows)} cells ({done_before} from the cache) in {time.perf_counter()
 print("tidy table:", ", ".join(str(Path(p).resolve().relative_to(Path("..").resolve())) for p in paths[:1] + paths[3:]))
 
 # %% [markdown]
-# ## 3. The results table
+# ## 4. The results table
 #
 # Test accuracy (%), mean ± std over the seeds, per student, method and K; the last column is the mean CPU
 # seconds per run (one core). L1-norm uses no data, so its row is the same for every K; L1+BN is the same student
@@ -120,7 +204,7 @@ for t, s in students:
                       for m in methods if (t, s, m, PLAN.ks[0]) in by])
 
 # %% [markdown]
-# ## 4. Accuracy against K, one panel per student
+# ## 5. Accuracy against K, one panel per student
 
 # %%
 colors = dict(zip(methods, plt.cm.tab10.colors))  # one colour per method in every figure below
@@ -144,7 +228,7 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## 5. Accuracy against compute
+# ## 6. Accuracy against compute
 #
 # Every run as one point: CPU seconds on one core (log scale) against test accuracy, coloured by method, one
 # marker per K. Up and to the left is better.
@@ -170,7 +254,7 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## 6. How our numbers compare with the papers
+# ## 7. How our numbers compare with the papers
 #
 # The papers' headline orderings, each decided by the course's one rule (`fsc_teach.protocol.compare`): every
 # method ran on the same draws (five at `standard`), so each ordering is a *paired* comparison — the mean difference over the
@@ -247,7 +331,7 @@ decide the other {len(found) - held - reversed_} (scale `{SCALE}`, {len(PLAN.see
 
 
 # %% [markdown]
-# ## 7. The same run outside Jupyter
+# ## 8. The same run outside Jupyter
 #
 # ```bash
 # .venv/bin/python -m fsc_teach.benchmark --scale standard     # progress bar; Ctrl-C and rerun to resume
@@ -271,7 +355,7 @@ decide the other {len(found) - held - reversed_} (scale `{SCALE}`, {len(PLAN.see
 # step per layer.
 
 # %% [markdown]
-# ## 8. Exercises
+# ## 9. Exercises
 #
 # **Exercise 1 — mean and spread by hand.** From the tidy `rows`, compute the mean and the sample standard
 # deviation (n − 1) of the test accuracy, in %, of Ours-NC on the first student at the smallest K; return them as
