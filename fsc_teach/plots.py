@@ -17,7 +17,7 @@ from torch import Tensor
 
 from . import progress, validate
 
-__all__ = ["Slider", "explore", "image_grid", "training_curves", "confusion_matrix", "plot_confusion", "accuracy_vs",
+__all__ = ["PALETTE", "color", "Slider", "explore", "image_grid", "training_curves", "confusion_matrix", "plot_confusion", "accuracy_vs",
            "mean_std", "markdown_table", "show_table"]
 
 
@@ -108,11 +108,14 @@ def training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]):
                              f"'epoch', 'train_loss', 'train_acc' and 'val_acc'; "
                              + (f"it lacks {missing}" if missing else "their lengths differ"))
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.5))
-    for label, h in histories.items():
-        ax_loss.plot(h["epoch"], h["train_loss"], marker="o", label=label)
-        ax_acc.plot(h["epoch"], [100 * a for a in h["train_acc"]], marker="o", ls="--", label=f"{label} (train)")
+    for label, h in histories.items():  # one colour per run in both panels; train dashed, test solid
+        c = color(label)
+        ax_loss.plot(h["epoch"], h["train_loss"], marker="o", color=c, label=label)
+        if not all(math.isnan(a) for a in h["train_acc"]):
+            ax_acc.plot(h["epoch"], [100 * a for a in h["train_acc"]], marker="o", ls="--", color=c,
+                        label=f"{label} (train)")
         if not all(math.isnan(a) for a in h["val_acc"]):
-            ax_acc.plot(h["epoch"], [100 * a for a in h["val_acc"]], marker="o", label=f"{label} (test)")
+            ax_acc.plot(h["epoch"], [100 * a for a in h["val_acc"]], marker="o", color=c, label=f"{label} (test)")
     ax_loss.set(xlabel="epoch", ylabel="training loss", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     for ax in (ax_loss, ax_acc):
@@ -120,6 +123,24 @@ def training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]):
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+# One colour per method (or run) in every figure of the course: the same method looks the same everywhere.
+PALETTE = {"teacher": "#555555", "L1-norm": "#9e9e9e", "L1+BN": "#17becf", "scratch": "#8c564b", "BP": "#8c564b",
+           "KD": "#ff7f0e", "Iter-KD": "#bcbd22", "FitNet": "#9467bd", "FSKD": "#2ca02c", "Ours-NC": "#1f77b4",
+           "Ours": "#d62728", "Ours-S": "#e377c2", "function matching": "#2ca02c", "standard KD": "#ff7f0e"}
+_OTHERS = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
+
+
+def color(label: str) -> str:
+    """The course's colour for a method or run: its own in ``PALETTE`` (a label that starts with a known name gets
+    that name's colour, e.g. "KD (seed 0)"), else a stable colour from the label's characters."""
+    if not isinstance(label, str):
+        raise TypeError(f"label must be a method or run name (str), got {validate.describe(label)}")
+    for name in sorted(PALETTE, key=len, reverse=True):
+        if label == name or label.startswith(name + " ") or label.startswith(name + ","):
+            return PALETTE[name]
+    return _OTHERS[sum(map(ord, label)) % len(_OTHERS)]
 
 
 def accuracy_vs(x: Sequence[float], series: Mapping[str, Sequence[float]], xlabel: str, *,
