@@ -35,11 +35,12 @@ SWEEPS: dict[str, dict[str, tuple[int, ...]]] = {
     "standard": {"steps": (60, 200, 600), "train_steps": (40, 120, 360)},
     "paper": {"steps": (300, 1000, 3000), "train_steps": (100, 300, 1000)},
 }
-SEEDS = {"quick": (0, 1), "standard": (0, 1, 2), "paper": (0, 1, 2)}  # the draws per swept cell
+SEEDS = {"quick": (0,), "standard": (0, 1, 2), "paper": (0, 1, 2)}  # the draws per swept cell
 # the time budget: the most steps a family may get at each scale (notebook 07's grid must run in 15 minutes on two
 # CPU cores at standard; 600 Adam steps per layer would take about three times that)
 CAPS: dict[str, dict[str, int]] = {"quick": {}, "standard": {"steps": 200}, "paper": {}}
 _FAMILY = {**{m: "steps" for m in LAYERWISE}, **{m: "train_steps" for m in TRAINED}}
+_UNIT = {"steps": " steps per layer", "train_steps": " steps per stage"}
 
 
 def sweep_cells(plan: Plan, sweeps: Mapping[str, Sequence[int]], *, k: int = 5, seeds: Sequence[int] = (0, 1, 2)
@@ -111,12 +112,13 @@ def run_sweep(plan: Plan, sweeps: Mapping[str, Sequence[int]], *, k: int = 5, se
 
 
 def _means(rows: Sequence[dict]) -> dict[tuple, tuple[float, float]]:
-    """{(student, method, budget): (mean accuracy in %, mean wall seconds)} over draws, BatchNorm re-estimated."""
+    """{(student, method, budget): (mean accuracy in %, mean CPU seconds)} over draws, BatchNorm re-estimated (CPU
+    seconds of the thread that ran the cell: what the method costs on one core, whatever else the machine ran)."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         if r.get("bn", True) and r.get("budget") is not None:
             groups.setdefault((r["student"], r["method"], r["budget"]), []).append(r)
-    return {key: (100 * float(np.mean([r["acc"] for r in g])), float(np.mean([r["wall_s"] for r in g])))
+    return {key: (100 * float(np.mean([r["acc"] for r in g])), float(np.mean([r["cpu_s"] for r in g])))
             for key, g in groups.items()}
 
 
@@ -159,19 +161,19 @@ def _curves(rows: Sequence[dict]) -> dict[tuple[str, str], dict[int, float]]:
 
 
 def plateau_table(rows: Sequence[dict]) -> list[dict]:
-    """One row per student and method: accuracy (%, mean over draws) and wall seconds per cell at each budget,
-    and the accuracy without BatchNorm re-estimation at the smallest budget."""
+    """One row per student and method: its budgets, the accuracy (%, mean over draws) and the mean CPU seconds per
+    run (one core) at each, and the accuracy without BatchNorm re-estimation at the smallest budget."""
     means = _means(rows)
-    out = []
     order = list(_FAMILY)
+    out = []
     for student, method in sorted({(s, m) for s, m, _ in means}, key=lambda sm: (sm[0], order.index(sm[1]))):
         budgets = sorted(b for s, m, b in means if (s, m) == (student, method))
         no_bn = [r["acc"] for r in rows if (r["student"], r["method"]) == (student, method) and not r.get("bn", True)]
-        row = {"student": student, "method": method, "budget": _FAMILY[method]}
-        row.update({f"{b}": f"{means[student, method, b][0]:.2f}" for b in budgets})
-        row["no BN re-estimation"] = f"{100 * np.mean(no_bn):.2f}" if no_bn else ""
-        row.update({f"s @ {b}": f"{means[student, method, b][1]:.1f}" for b in budgets})
-        out.append(row)
+        out.append({"student": student, "method": method,
+                    "budgets": " / ".join(map(str, budgets)) + _UNIT[_FAMILY[method]],
+                    "accuracy (%)": " / ".join(f"{means[student, method, b][0]:.2f}" for b in budgets),
+                    "no BN re-estimation, smallest budget (%)": f"{100 * np.mean(no_bn):.2f}" if no_bn else "",
+                    "CPU s per run": " / ".join(f"{means[student, method, b][1]:.1f}" for b in budgets)})
     return out
 
 

@@ -6,8 +6,9 @@
 # cannot tell which differences are real. This notebook puts **every method of the course on one footing**: one
 # teacher, the same pruned students — one structured and one unstructured, at the two sparsities of the
 # cross-distillation paper's headline tables (50 % of the channels, 90 % of the weights; the `paper` scale adds
-# a second sparsity of each kind) — the same K images per class (K = 1, 5, 10, five draws each), the same budget
-# for every method of a kind, the same BatchNorm re-estimation on the K-shot images for every student, every
+# a second sparsity of each kind) — the same K images per class (K = 1 and 10 at `standard`, 1, 5 and 10 at
+# `paper`; five draws each), budgets read off a measured sweep by one rule for every method, the same BatchNorm
+# re-estimation on the K-shot images for every student, every
 # accuracy on the full test set, and for each run its accuracy *and* its cost. Then it checks the papers' headline
 # orderings against the table, one by one, with one rule for "A beats B" (`fsc_teach.protocol`).
 #
@@ -109,9 +110,9 @@ else:
     origin = f"read from `results/{sweep_table.name}`"
 chosen = budget.choose(sweep, cap=budget.CAPS[SCALE])
 plots.show_table(budget.plateau_table(sweep))
-print(f"test accuracy (%), mean over {len(budget.SEEDS[SCALE])} draws at K = {sweep[0]['k']}, every accuracy on "
-      f"{sweep[0]['test_images']:,} test images; 's @ n': mean wall seconds per run at budget n (two runs at a "
-      f"time on this machine); {len(sweep)} runs, {sum(r['wall_s'] for r in sweep) / 60:.0f} min of method time")
+print(f"test accuracy (%) at each budget, mean over {len(budget.SEEDS[SCALE])} draw(s) at K = {sweep[0]['k']}, "
+      f"on {sweep[0]['test_images']:,} test images; CPU seconds: mean per run at each budget, on one core; "
+      f"{len(sweep)} runs, {sum(r['cpu_s'] for r in sweep) / 60:.0f} CPU minutes of method time in all")
 
 # %%
 fig, axes = plt.subplots(1, len(PLAN.schemes), figsize=(4.6 * len(PLAN.schemes), 3.8), squeeze=False, sharey=True)
@@ -122,15 +123,18 @@ for ax, scheme in zip(axes[0], PLAN.schemes):
         pts = sorted({r["budget"] for r in sweep if r["method"] == m and r["bn"] and r["student"] == scheme.name})
         cell = lambda b, key: np.mean([r[key] for r in sweep if (r["method"], r["budget"], r["bn"], r["student"])
                                        == (m, b, True, scheme.name)])  # noqa: E731
-        ax.plot([cell(b, "wall_s") for b in pts], [100 * cell(b, "acc") for b in pts], marker="o", ms=4,
-                ls="--" if family == "steps" else "-", label=m)
-        ax.plot(cell(chosen[family], "wall_s"), 100 * cell(chosen[family], "acc"), marker="o", ms=10, mfc="none",
-                color=ax.lines[-1].get_color())
-    ax.set(xscale="log", xlabel="wall seconds per run (log)", title=scheme.name)
+        ax.plot([cell(b, "cpu_s") for b in pts], [100 * cell(b, "acc") for b in pts], marker="o", ms=4,
+                ls="--" if family == "steps" else "-", color=plots.color(m), label=m)
+        ax.plot(cell(chosen[family], "cpu_s"), 100 * cell(chosen[family], "acc"), marker="o", ms=10, mfc="none",
+                color=plots.color(m))
+    ax.set(xscale="log", xlabel="CPU seconds per run, one core (log)", title=scheme.name)
+    ax.xaxis.set_major_formatter(plt.FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.grid(alpha=0.3)
 axes[0][0].set_ylabel(f"test accuracy (%), K = {sweep[0]['k']}")
 axes[0][-1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
-fig.suptitle("each line: one method at its three budgets; circled: the budget the rule chooses", fontsize=10)
+fig.suptitle("each line: one method at each swept budget (left to right: more steps); circled: the budget the "
+             "rule chooses", fontsize=10)
 fig.tight_layout()
 plt.show()
 
@@ -152,7 +156,8 @@ capped = [f for f, b in chosen.items() if budget.CAPS[SCALE].get(f) == b and b <
 display(Markdown(f"""
 The sweep ({origin}) chooses **{chosen['steps']} Adam steps per layer** for cross distillation and
 **{chosen['train_steps']} optimiser steps** per stage for BP, KD, Iter-KD and FitNet. The grid below runs
-{settings.steps} and {settings.train_steps}: {"the rule's choice" if agree else
+{settings.steps} and {settings.train_steps}: {"the rule's choice" if agree else "fixed smoke-test budgets (at "
+"`quick` nothing is chosen and the numbers mean nothing)" if SCALE == "quick" else
 "**not** the rule's choice — rerun the sweep or change the plan"}.
 {"The time budget caps " + " and ".join(capped) + " below the plateau: " if capped else ""}at the chosen budgets
 the largest shortfall from a method's best swept budget is {short[most]:.2f} points ({most[1]} on the {most[0]}
@@ -205,24 +210,28 @@ for t, s in students:
 
 # %% [markdown]
 # ## 5. Accuracy against K, one panel per student
+#
+# Mean ± std over the draws; the data-free L1-norm student (far below, the same at every K) is left out so that
+# the axis shows the range where the methods differ.
 
 # %%
-colors = dict(zip(methods, plt.cm.tab10.colors))  # one colour per method in every figure below
+colors = {m: plots.color(m) for m in methods}  # the course's colour for each method, in every figure
 fig, axes = plt.subplots(1, len(students), figsize=(4.2 * len(students), 3.8), squeeze=False)
 for ax, (t, s) in zip(axes[0], students):
     for m in methods:
-        if (t, s, m, PLAN.ks[0]) not in by:
+        if (t, s, m, PLAN.ks[0]) not in by or m == "L1-norm":
             continue
         mean = [by[t, s, m, k]["acc_mean"] for k in PLAN.ks]
         std = [by[t, s, m, k]["acc_std"] for k in PLAN.ks]
         ax.errorbar(PLAN.ks, mean, yerr=std, marker="o", capsize=2, label=m, color=colors[m],
                     ls="--" if m in benchmark.LAYERWISE else "-")
     ax.set(xscale="log", xticks=list(PLAN.ks), xticklabels=list(PLAN.ks), xlabel="shots per class K",
-           title=f"{s}", ylim=(0, 100))
+           title=f"{s} (L1-norm: {by[t, s, 'L1-norm', PLAN.ks[0]]['acc_mean']:.1f} %)")
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.grid(alpha=0.3)
 axes[0][0].set_ylabel("test accuracy (%)")
 handles = [plt.Line2D([], [], color=colors[m], marker="o", ls="--" if m in benchmark.LAYERWISE else "-", label=m)
-           for m in methods]
+           for m in methods if m != "L1-norm"]
 fig.legend(handles=handles, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
 fig.tight_layout()
 plt.show()
@@ -334,6 +343,7 @@ decide the other {len(found) - held - reversed_} (scale `{SCALE}`, {len(PLAN.see
 # ## 8. The same run outside Jupyter
 #
 # ```bash
+# .venv/bin/python -m fsc_teach.budget --scale standard        # the budget sweep of §2 (writes results/)
 # .venv/bin/python -m fsc_teach.benchmark --scale standard     # progress bar; Ctrl-C and rerun to resume
 # .venv/bin/python -m fsc_teach.benchmark --scale standard --fresh  # start over
 # ```
