@@ -112,7 +112,7 @@ print("5 unlabeled samples:", data.sample_indices(len(y_train), 5, seed=SEED).to
 paper_rows = [
     ("VGG-16, CIFAR, MLP head (cross distillation, Table 10)", models.vgg16_cifar(head="mlp"), (3, 32, 32), 14.99e6, 0.314e9),
     ("VGG-16, CIFAR, linear head (FSKD)", models.vgg16_cifar(head="linear"), (3, 32, 32), 14.72e6, 3.13e8),
-    ("ResNet-56, CIFAR (He et al. 2016)", models.resnet_cifar(56), (3, 32, 32), 0.85e6, 125e6),
+    ("ResNet-56, CIFAR (cross distillation, Table 11)", models.resnet_cifar(56), (3, 32, 32), 0.85e6, 0.127e9),
 ]
 rows = []
 for label, net, shape, p_params, p_flops in paper_rows:
@@ -157,19 +157,24 @@ for name, teacher in teachers.items():
                  "training time": f"{entry['train_seconds'] / 60:.1f} min", "epochs": entry["fit_kwargs"]["epochs"]})
 plots.show_table(rows)
 for name in teachers:
-    print(f"{name}: trained by `{manifest[name]['command']}` on {manifest[name]['machine']}")
-    if manifest[name]["note"]:
-        print("   note:", manifest[name]["note"])
+    print(f"{name}: trained by `{manifest[name]['command']}` ({manifest[name]['machine']})")
 
 # %% [markdown]
 # ### How the teachers learned
 #
 # Each checkpoint keeps its training history. The course teacher was trained with random 2-pixel shifts and
-# horizontal flips, so its training accuracy (measured on augmented batches) sits below its test accuracy early on.
+# horizontal flips, and its training accuracy is measured on those augmented batches *while the weights are still
+# changing* within the epoch, so the two curves need not be ordered the way a held-out curve usually is.
 
 # %%
 fig = plots.training_curves({name: zoo.teacher_history(name) for name in teachers})
 plt.show()
+h = zoo.teacher_history("vgg_fmnist")
+below = [e for e, tr, te in zip(h["epoch"], h["train_acc"], h["val_acc"]) if tr < te]
+display(Markdown(
+    f"For `vgg_fmnist`, training accuracy lies below test accuracy at epoch(s) {', '.join(map(str, below)) or 'none'}"
+    f" of {len(h['epoch'])}: {100 * h['train_acc'][0]:.1f} % vs {100 * h['val_acc'][0]:.1f} % after the first "
+    f"epoch, {100 * h['train_acc'][-1]:.1f} % vs {100 * h['val_acc'][-1]:.1f} % after the last."))
 
 # %% [markdown]
 # ### Where the course teacher errs
@@ -231,7 +236,9 @@ display(Markdown(f"""
 * **Model sizes.** Our CIFAR VGG-16 with the cross-distillation head has {vgg_p / 1e6:.2f} M parameters and
   {vgg_f / 1e9:.3f} GFLOPs; the paper's Table 10 reports 14.99 M and 0.314 G. With FSKD's single linear head we count
   {models.count_params(models.vgg16_cifar(head='linear')) / 1e6:.2f} M (paper: 14.72 M). ResNet-56:
-  {models.count_params(models.resnet_cifar(56)) / 1e6:.2f} M parameters (He et al.: 0.85 M).
+  {models.count_params(models.resnet_cifar(56)) / 1e6:.2f} M parameters (He et al. 2016: 0.85 M) and
+  {models.count_flops(models.resnet_cifar(56), (3, 32, 32)) / 1e9:.3f} GFLOPs (cross distillation's Table 11:
+  0.127 G; He et al. give no FLOPs).
 * **Teachers.** Rishikesh et al. report their (256, 512) CNN at 97.78 % on MNIST and 69.72 % on CIFAR-10 (Table I). On
   Fashion-MNIST, which sits between the two in difficulty, the same architecture reaches
   **{100 * measured['cnn256_fmnist']:.2f} %** after {manifest['cnn256_fmnist']['fit_kwargs']['epochs']} epochs, and the
@@ -312,6 +319,43 @@ reference = cm - torch.diag(torch.diag(cm))
 if check.equal(my_pair, divmod(int(reference.argmax()), 10), what="most confused pair",
                hint="zero the diagonal (correct answers) first, then take the argmax of the 10×10 matrix"):
     print(f"true '{names[my_pair[0]]}' predicted as '{names[my_pair[1]]}': {int(cm[tuple(my_pair)])} test images")
+
+# %% [markdown]
+# **Exercise 5 — predict, then check: width and cost.** Before computing anything: if every block of the course
+# teacher had half as many channels (`models.vgg_fmnist(width=0.5)`, the student of §5), by about what factor would
+# its FLOPs fall? Set `my_factor` to your prediction, then run the check.
+
+# %% nbgrader={"grade": false, "grade_id": "ex5-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+my_factor = ...  # your answer: replace the ...
+### BEGIN SOLUTION
+my_factor = 4.0  # a conv's cost is C_in · C_out · k² · H · W: halving both channel counts divides it by 4
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "ex5-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+ratio = models.count_flops(teachers["vgg_fmnist"]) / models.count_flops(models.vgg_fmnist(width=0.5))
+check.close(my_factor, ratio, rtol=0.1, what=f"the FLOPs ratio, full / half width ({ratio:.2f})",
+            hint="every conv's cost has a factor C_in and a factor C_out; only the first conv's C_in (the image) stays 1")
+
+# %% [markdown]
+# ## Takeaways
+
+# %%
+display(Markdown(f"""
+1. The teachers are checkpoints with a manifest, re-measured here: `vgg_fmnist` {100 * measured['vgg_fmnist']:.2f} %
+   (manifest {100 * manifest['vgg_fmnist']['test_accuracy']:.2f} %), `cnn256_fmnist`
+   {100 * measured['cnn256_fmnist']:.2f} % (manifest {100 * manifest['cnn256_fmnist']['test_accuracy']:.2f} %).
+2. Parameters and FLOPs are counted the papers' way (multiply-accumulates of conv and linear layers): our VGG-16
+   counts {vgg_p / 1e6:.2f} M and {vgg_f / 1e9:.3f} G against the paper's 14.99 M and 0.314 G.
+3. Every network is `stem → blocks → head`, and `block_io` is the one way to read a block's input and output — the
+   handle of every layer-wise method in notebooks 04–07.
+4. A *K-shot* draw is seeded: the same seed gives every method the same images, which is what makes the paired
+   comparisons of later notebooks possible.
+"""))
+
+# %% [markdown]
+# **Try next.** Train the half-width student of §5 for 10 epochs and see how close it gets to the teacher; draw a
+# K = 1 sample with two different seeds and look at how different the two "datasets" are; count the FLOPs of
+# `models.resnet_cifar(20)` by hand for its first stage and check with `count_flops`.
 
 # %% [markdown]
 # ## References
