@@ -114,6 +114,11 @@ def run_sweep(plan: Plan, sweeps: Mapping[str, Sequence[int]], *, k: int = 5, se
 def _means(rows: Sequence[dict]) -> dict[tuple, tuple[float, float]]:
     """{(student, method, budget): (mean accuracy in %, mean CPU seconds)} over draws, BatchNorm re-estimated (CPU
     seconds of the thread that ran the cell: what the method costs on one core, whatever else the machine ran)."""
+    validate.sequence("rows", rows, "sweep rows (from run_sweep or read_sweep)", min_len=1)
+    for i, r in enumerate(rows):
+        if not isinstance(r, dict) or not {"student", "method", "acc", "cpu_s"} <= set(r):
+            raise ValueError(f"rows[{i}] must be a sweep row with 'student', 'method', 'acc' and 'cpu_s' (from "
+                             f"run_sweep or read_sweep), got {validate.describe(r)}")
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         if r.get("bn", True) and r.get("budget") is not None:

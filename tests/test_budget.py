@@ -94,3 +94,10 @@ def test_a_cap_is_a_time_budget_and_the_shortfall_says_what_it_costs():
         budget.choose(rows, cap={"steps": 10})
     with pytest.raises(ValueError, match="cap"):
         budget.choose(rows, cap={"epochs": 10})
+
+
+def test_bad_rows_say_what_a_sweep_row_is():
+    with pytest.raises(ValueError, match="sweep row"):
+        budget.plateau_table([{"method": "Ours"}])
+    with pytest.raises((TypeError, ValueError), match="rows"):
+        budget.shortfall("not rows", {"steps": 1, "train_steps": 1})
