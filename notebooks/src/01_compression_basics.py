@@ -19,7 +19,7 @@
 import os
 
 SCALE = os.environ.get("FSC_SCALE", "standard")  # "quick" | "standard" | "paper"
-SPARSITIES = {"quick": [0.0, 0.5, 0.8, 0.9], "standard": [0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95],
+SPARSITIES = {"quick": [0.0, 0.5, 0.9], "standard": [0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95],
               "paper": [0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95]}[SCALE]
 FILTER_FRACTIONS = {"quick": [0.0, 0.5], "standard": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
                     "paper": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]}[SCALE]
@@ -90,51 +90,6 @@ plots.accuracy_vs([100 * s for s in SPARSITIES], {f"{k}-wise magnitude": v for k
 plt.show()
 plots.show_table([{"sparsity": f"{100 * s:.0f} %", "layer-wise": f"{100 * a:.2f} %", "global": f"{100 * g:.2f} %"}
                   for s, a, g in zip(SPARSITIES, curves["layer"], curves["global"])])
-
-# %% [markdown]
-# **Why do the two curves cross?** Global pruning uses one threshold $\tau$ for every layer; layer-wise pruning uses
-# one per layer. If the weights of layer $l$ are roughly Gaussian with scale $\sigma_l$, a global threshold removes
-# from it the fraction
-#
-# $$ P(|w| < \tau) = \operatorname{erf}\!\Big(\frac{\tau}{\sigma_l\sqrt 2}\Big), $$
-#
-# which depends on $\tau/\sigma_l$ only. Trained layers keep roughly the scale of their initialisation,
-# $\sigma_l \propto 1/\sqrt{\text{fan-in}}$, so the wide late convs (fan-in $128 \cdot 9$) have the smallest
-# weights and are emptied first, while the first conv (fan-in 9, only 288 weights) keeps nearly all of its own.
-# Layer-wise pruning does the opposite: it takes the same fraction from the tiny first conv as from the largest
-# layer. The table measures both, per weight tensor; the two experiments after it isolate one layer at a time.
-
-# %%
-PAIR = (0.6, 0.9) if {0.6, 0.9} <= set(SPARSITIES) else tuple(SPARSITIES[-2:])  # a moderate and a high sparsity
-weights = prune.prunable_weights(teacher)
-masks = {(scope, s): prune.magnitude_masks(teacher, s, scope=scope) for s in PAIR for scope in ("layer", "global")}
-plots.show_table([{"weight": name, "size": f"{w.numel():,}", "std": f"{w.std():.4f}",
-                   **{f"{scope} {100 * s:.0f} %: removed": f"{100 * (1 - masks[scope, s][name].float().mean()):.0f} %"
-                      for (scope, s) in masks}} for name, w in weights.items()])
-
-
-def pruned_acc(mask):
-    net = copy.deepcopy(teacher)
-    prune.apply_masks_(net, mask)
-    return 100 * train.evaluate(net, x_eval, y_eval), 100 * prune.sparsity(net)
-
-
-ends = (next(iter(weights)), list(weights)[-1])  # the first conv and the linear head
-lo, hi = PAIR
-spare = pruned_acc({k: (torch.ones_like(v) if k in ends else v) for k, v in masks["layer", lo].items()})
-emptiest = max(weights, key=lambda k: 1 - masks["global", hi][k].float().mean())
-rescue = pruned_acc({**masks["global", hi], emptiest: masks["layer", hi][emptiest]})
-acc = lambda scope, s: 100 * curves[scope][SPARSITIES.index(s)]  # noqa: E731
-display(Markdown(f"""
-* At **{100 * lo:.0f} %**, layer-wise {acc('layer', lo):.2f} % vs global {acc('global', lo):.2f} %. Layer-wise pruning
-  that spares only the first conv and the head (overall sparsity {spare[1]:.1f} %) gives **{spare[0]:.2f} %**: those
-  two small tensors account for {spare[0] - acc('layer', lo):+.2f} of the {acc('global', lo) - acc('layer', lo):+.2f}
-  points between the two scopes.
-* At **{100 * hi:.0f} %**, layer-wise {acc('layer', hi):.2f} % vs global {acc('global', hi):.2f} %. Global pruning
-  removes {100 * (1 - masks['global', hi][emptiest].float().mean()):.1f} % of `{emptiest}`; giving that one tensor
-  the layer-wise mask instead ({100 * (1 - masks['layer', hi][emptiest].float().mean()):.0f} % removed, overall
-  sparsity {rescue[1]:.1f} %) gives **{rescue[0]:.2f} %** ({rescue[0] - acc('global', hi):+.2f} points).
-"""))
 
 # %% [markdown]
 # ## 2. Structured pruning: remove whole filters
@@ -276,15 +231,12 @@ print(f"unpruned teacher: {100 * base_acc:.2f} %")
 (u_before, u_few, u_full), (s_before, s_few, s_full) = rows[0]["_values"], rows[1]["_values"]
 mean = lambda v: 100 * sum(v) / len(v)
 i90 = SPARSITIES.index(0.9) if 0.9 in SPARSITIES else -1
-i80 = SPARSITIES.index(0.8) if 0.8 in SPARSITIES else i90  # "5x sparsity": 80 % of the weights removed
 display(Markdown(f"""
 Rishikesh et al. (IIIT Dharwad report) state that pruning a small six-layer network "with 5x sparsity" (80 % of
 its weights removed) kept its accuracy with minimal reduction, and that pruning worked less well for large
-networks; the report gives no table for this stage. On the course teacher we measured, *without any retraining*:
-at their 5× ({100 * SPARSITIES[i80]:.0f} %) sparsity, layer-wise magnitude pruning gives
-{100 * curves['layer'][i80]:.2f} % and global {100 * curves['global'][i80]:.2f} % against {100 * base_acc:.2f} % unpruned
-({'within a point of the unpruned network for the better scope, as the report says' if max(curves['layer'][i80], curves['global'][i80]) > base_acc - 0.01 else 'a loss of more than a point for both scopes: the minimal reduction the report describes does not hold here without retraining'});
-at {100 * SPARSITIES[i90]:.0f} % layer-wise gives {100 * curves['layer'][i90]:.2f} % (global: {100 * curves['global'][i90]:.2f} %); removing {100 * FILTER_FRACTIONS[-1]:.0f} % of every block's filters gives
+networks; the report gives no table for this stage. On the course teacher we measured, *without any retraining*: layer-wise magnitude pruning to
+{100 * SPARSITIES[i90]:.0f} % sparsity gives {100 * curves['layer'][i90]:.2f} % (global: {100 * curves['global'][i90]:.2f} %)
+against {100 * base_acc:.2f} % unpruned; removing {100 * FILTER_FRACTIONS[-1]:.0f} % of every block's filters gives
 {100 * structured_acc[-1]:.2f} %; {BITS[-3]}-bit per-channel weights give {100 * q_acc['per channel'][-3]:.2f} % and
 {BITS[-1]}-bit per-tensor weights {100 * q_acc['per tensor'][-1]:.2f} %.
 
@@ -358,46 +310,6 @@ my_params = sum(c_out * c_in * 9 + 2 * c_out for c_in, c_out in zip(cins, widths
 # %% nbgrader={"grade": true, "grade_id": "ex3-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 check.equal(my_params, models.count_params(prune.l1_prune(teacher, 0.5)[0]), what="parameter count of the half-width network",
             hint="conv: C_out·C_in·3·3; BatchNorm: 2·C_out; head: 576·10 weights + 10 biases")
-
-# %% [markdown]
-# **Exercise 4 — predict, then check: which scope fails first?** Without looking back at §1: at 90 % sparsity,
-# does layer-wise or global magnitude pruning keep more accuracy on this teacher? Set `my_scope` to `"layer"` or
-# `"global"`, and write one sentence on why (the weight scales of §1).
-
-# %% nbgrader={"grade": false, "grade_id": "ex4-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
-my_scope = ...  # your answer: replace the ...
-### BEGIN SOLUTION
-my_scope = "layer" if curves["layer"][i90] >= curves["global"][i90] else "global"
-### END SOLUTION
-
-# %% nbgrader={"grade": true, "grade_id": "ex4-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-check.equal(my_scope, max(("layer", "global"), key=lambda k: curves[k][i90]), what=f"the scope that keeps more at "
-            f"{100 * SPARSITIES[i90]:.0f} %", hint="one global threshold empties the layers whose weights are smallest")
-
-# %% [markdown]
-# ## Takeaways
-
-# %%
-best80 = max(curves["layer"][i80], curves["global"][i80])
-display(Markdown(f"""
-1. Without retraining, magnitude pruning is nearly free up to a point and then collapses: the better scope keeps
-   {100 * best80:.2f} % at {100 * SPARSITIES[i80]:.0f} % sparsity and {100 * max(curves['layer'][i90], curves['global'][i90]):.2f} %
-   at {100 * SPARSITIES[i90]:.0f} % (unpruned {100 * base_acc:.2f} %).
-2. *Where* the zeros go matters as much as how many: one global threshold empties the layers with the smallest
-   weights, one threshold per layer strips the tiny first conv and the head (§1's two experiments).
-3. Zeroed weights save nothing unless the kernel skips them; removing filters gives a genuinely smaller network
-   ({100 * structured_acc[-1]:.2f} % at {100 * FILTER_FRACTIONS[-1]:.0f} % of the filters removed, without retraining).
-4. Per-channel quantization keeps {100 * q_acc['per channel'][BITS.index(4)]:.2f} % at 4 bits, per-tensor
-   {100 * q_acc['per tensor'][BITS.index(4)]:.2f} %.
-5. Fine-tuning on 100 labelled images leaves {100 * u_full - mean(u_few):.1f} (unstructured) and
-   {100 * s_full - mean(s_few):.1f} (structured) points to fine-tuning on all the data: the gap the rest of the
-   course works on.
-"""))
-
-# %% [markdown]
-# **Try next.** Prune with `scope="global"` but exclude the first conv and the head from the ranking, and see
-# whether it beats both curves of §1; quantize to 3 bits after pruning to 50 % and compare the storage with 8-bit
-# dense weights; fine-tune the 90 %-sparse network with 50 images per class instead of 10.
 
 # %% [markdown]
 # ## References
