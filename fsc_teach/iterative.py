@@ -13,8 +13,9 @@ from the original teacher exceeds a tolerance. The manuscript's four variants (�
 * Ancestors → Children:   both.
 
 Loss (Yalburgi 2019, §4.3 and abstract): ``KL(parent ‖ child) + CE(y, ŷ)`` — Hinton's loss through
-``losses.kd_loss``, here ``alpha·T²·KL + (1 − alpha)·CE`` with ``alpha = 0.5`` (the manuscript's two terms, equally
-weighted before the ``T²`` that keeps the soft term's gradient independent of ``T``) — plus the abstract's optional
+``losses.kd_loss``, here ``alpha·T²·KL + (1 − alpha)·CE``. With ``alpha = 0.5`` and ``T = 4`` the coefficients are
+8 on the KL and 0.5 on the CE (16 : 1); the manuscript's plain sum weighs them 1 : 1 and names no temperature. The
+``T²`` is Hinton's: it keeps the soft term's gradient from shrinking as ``1/T²``. Plus the abstract's optional
 third term, a hint ``hint_weight · MSE(regressor(child block j), parent block j)`` (``fitnets.Hint``, read with
 ``models.block_io`` inside the loss).
 
@@ -25,9 +26,9 @@ describe.
 
 Why average probabilities, not logits? ``mean_k softmax(z_k/T)`` is a mixture: each parent's belief counts with
 weight ``1/m`` and a class any parent finds plausible keeps probability. ``softmax(mean_k z_k / T)`` is the
-normalised *geometric* mean of the parents' distributions: a class only one parent rules out is suppressed, the
-most confident parent dominates, and the target is sharper than any parent — a different target, not an average
-of what the parents believe.
+normalised *geometric* mean of the parents' distributions: a class that any one parent rules out is suppressed,
+and the mass moves to classes every parent finds plausible — with two parents that disagree, possibly a class
+neither ranks first (notebook 03 shows one) — a different target, not an average of what the parents believe.
 """
 from __future__ import annotations
 
@@ -46,12 +47,12 @@ from . import validate
 from .fitnets import Hint
 from .kd import check_teacher, distill, distill_from_logits
 from .models import BlockNet, count_flops, count_params
-from .train import evaluate, freeze, predict
+from .train import evaluate, fit, freeze, predict
 
 EVAL_BATCH = 256  # evaluation batch: on a CPU, batches of 256 run about twice as fast as 1000
 
-__all__ = ["ensemble_logits", "Ensemble", "Generation", "make_root", "teach", "iterative_distill", "best_path",
-           "stopping_point", "generation_table"]
+__all__ = ["ensemble_logits", "Ensemble", "Generation", "make_root", "teach", "iterative_distill", "equal_budget",
+           "best_path", "stopping_point", "generation_table"]
 
 
 def ensemble_logits(logits: Sequence[Tensor], T: float) -> Tensor:
@@ -261,6 +262,52 @@ def _child(name: str, teachers: list[Generation], build: Callable[[], BlockNet],
     return gen
 
 
+def equal_budget(root: Generation, builders: Sequence[Callable[[], BlockNet]], x: Tensor, y: Tensor,
+                 val: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], *, epochs: int, seed: int = 0,
+                 T: float = 4.0, alpha: float = 0.5, chain: Sequence[Generation] | None = None,
+                 **fit_kwargs) -> dict:
+    """One seed of chain vs direct KD vs scratch, each with ``epochs`` epochs on the final architecture.
+
+    The chain runs ``builders`` (``epochs`` per generation, as ``iterative_distill``); its final child, ``builders[-1]``
+    distilled from the teacher (``root``) alone, and ``builders[-1]`` trained on the labels alone (cross-entropy)
+    start from the same initial weights and see the same batches (the chain child's seed), so they differ only in
+    their target. The chain's generations 1 … D−1 are extra cost (``ancestor_epochs``, ``ancestor_seconds``).
+    ``chain``: a plain chain already run with this ``seed`` and these settings (its first D generations are reused).
+    Returns test accuracies in [0, 1] (``chain``, ``direct``, ``scratch``, ``by_depth`` for generations 0 … D), each
+    final model's training seconds, and ``parent_acc`` and ``*_agreement``: the test accuracy of each student's
+    teacher and how often the student's top class equals it on the training images.
+    """
+    depth = len(validate.sequence("builders", builders, "builders, one per generation", min_len=1))
+    validate.integer("epochs", epochs, low=1)
+    validate.integer("seed", seed)
+    if chain is None:
+        chain = iterative_distill(root, builders, x, y, val, test, tolerance=math.inf, seed=seed, progress=False,
+                                  epochs=epochs, T=T, alpha=alpha, **fit_kwargs)
+    _check_generations(chain)
+    if len(chain) <= depth or [g.depth for g in chain[:depth + 1]] != list(range(depth + 1)):
+        raise ValueError(f"chain must be a plain Parent → Child chain of at least {depth} generations")
+    parent, final = chain[depth - 1], chain[depth]
+    child_seed = seed + 1000 * depth  # iterative_distill's seed for the chain's final child
+    start = time.perf_counter()
+    direct, _ = teach([root.model], builders[-1], x, y, seed=child_seed, parent_logits=[root.logits], epochs=epochs,
+                      T=T, alpha=alpha, progress=False, **fit_kwargs)
+    direct_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    torch.manual_seed(child_seed)  # the very initial weights teach() gave the other two
+    scratch = builders[-1]()
+    fit(scratch, x, y, epochs=epochs, seed=child_seed, progress=False, **fit_kwargs)
+    scratch_seconds = time.perf_counter() - start
+    agree = lambda model, teacher: (predict(model, x, batch_size=EVAL_BATCH).argmax(1)
+                                    == teacher.logits.argmax(1)).float().mean().item()
+    return {"chain": final.test_acc, "direct": evaluate(direct, *test, batch_size=EVAL_BATCH),
+            "scratch": evaluate(scratch, *test, batch_size=EVAL_BATCH),
+            "by_depth": [g.test_acc for g in chain[:depth + 1]],
+            "chain_seconds": final.seconds, "direct_seconds": direct_seconds, "scratch_seconds": scratch_seconds,
+            "ancestor_epochs": (depth - 1) * epochs, "ancestor_seconds": sum(g.seconds for g in chain[1:depth]),
+            "parent_acc": {"chain": parent.test_acc, "direct": root.test_acc},
+            "agreement": {"chain": agree(final.model, parent), "direct": agree(direct, root)}}
+
+
 def best_path(generations: Sequence[Generation]) -> list[Generation]:
     """The ``keep="best"`` lineage: generation 0, then at every depth the child with the best validation accuracy."""
     _check_generations(generations)
@@ -286,15 +333,27 @@ def stopping_point(generations: Sequence[Generation], tolerance: float) -> int:
     return last
 
 
-def generation_table(generations: Sequence[Generation]) -> list[dict]:
-    """One row per generation (for ``plots.show_table``): size, memory saved vs generation 0, accuracies, drop."""
+def generation_table(generations: Sequence[Generation], tolerance: float | None = None) -> list[dict]:
+    """One row per generation (for ``plots.show_table``): size, memory saved vs generation 0, accuracies, drop.
+
+    ``kept``: with a ``tolerance``, what a ``keep="best"`` run with that tolerance does with each generation —
+    "yes" up to ``stopping_point``, "no (drop > tolerance)" for the child it trains and rejects, "not trained"
+    beyond; without one, each generation's own ``accepted`` flag (set by the run's tolerance).
+    """
     _check_generations(generations)
     root = next(g for g in generations if g.depth == 0)
+    if tolerance is None:
+        kept = {id(g): "yes" if g.accepted else "no" for g in generations}
+    else:
+        stop = stopping_point(generations, tolerance)
+        on_path = {id(g) for g in best_path(generations)}
+        kept = {id(g): "yes" if g.depth <= stop and id(g) in on_path else "no (drop > tolerance)"
+                if g.depth == stop + 1 else "not trained" if g.depth > stop + 1 else "no" for g in generations}
     return [{"generation": g.name, "taught by": " + ".join(g.parents) or "—",
              "widths": ",".join(str(w) for w in g.widths), "params": g.params,
              "memory saved": f"{100 * (1 - g.params / root.params):.1f} %", "FLOPs (M)": f"{g.flops / 1e6:.2f}",
              "val acc": f"{100 * g.val_acc:.2f} %", "test acc": f"{100 * g.test_acc:.2f} %",
-             "drop (val)": f"{100 * (root.val_acc - g.val_acc):+.2f}", "kept": "yes" if g.accepted else "no"}
+             "drop (val)": f"{100 * (root.val_acc - g.val_acc):+.2f}", "kept": kept[id(g)]}
             for g in generations]
 
 

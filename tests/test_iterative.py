@@ -156,6 +156,48 @@ def test_chain_stops_at_the_tolerance_and_is_a_prefix_of_the_full_chain(setup, f
     assert len(impossible) == 2 and not impossible[1].accepted and it.stopping_point(full, -1.0) == 0
 
 
+def test_generation_table_marks_only_what_the_tolerance_keeps(setup, full_chain):
+    _, full = full_chain
+    root = full[0]
+    tol = root.val_acc - full[1].val_acc  # keeps G1 exactly
+    stop = it.stopping_point(full, tol)
+    kept = [row["kept"] for row in it.generation_table(full, tolerance=tol)]
+    assert kept[:stop + 1] == ["yes"] * (stop + 1) and stop >= 1
+    after = ["no (drop > tolerance)"] + ["not trained"] * len(full)
+    assert kept[stop + 1:] == after[:len(full) - stop - 1]
+    assert [row["kept"] for row in it.generation_table(full)] == ["yes"] * len(full)  # the run's own flags: inf
+    assert [row["kept"] for row in it.generation_table(full, tolerance=math.inf)] == ["yes"] * len(full)
+
+
+def test_equal_budget_trains_three_students_from_one_start(setup):
+    teacher, x, y, val, test = setup
+    root = it.make_root(teacher, x, val, test)
+    chain = it.iterative_distill(root, CHAIN[:2], x, y, val, test, tolerance=math.inf, seed=7, progress=False, **FIT)
+    kw = dict(epochs=FIT["epochs"], batch_size=FIT["batch_size"], lr=FIT["lr"])
+    got = it.equal_budget(root, CHAIN[:2], x, y, val, test, seed=7, **kw)
+    reused = it.equal_budget(root, CHAIN[:2], x, y, val, test, seed=7, chain=chain, **kw)
+    for key in ("chain", "direct", "scratch", "by_depth", "parent_acc", "agreement", "ancestor_epochs"):
+        assert got[key] == reused[key]
+    assert got["by_depth"] == [g.test_acc for g in chain] and got["chain"] == chain[2].test_acc
+    assert got["ancestor_epochs"] == FIT["epochs"] and got["parent_acc"] == {"chain": chain[1].test_acc,
+                                                                             "direct": root.test_acc}
+    child_seed = 7 + 1000 * 2
+    # the chain's final child is its parent's student from child_seed: the seed the other two start from
+    again, _ = it.teach([chain[1].model], CHAIN[1], x, y, seed=child_seed, parent_logits=[chain[1].logits],
+                        progress=False, **FIT)
+    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), chain[2].model.state_dict().values()))
+    direct, _ = it.teach([teacher], CHAIN[1], x, y, seed=child_seed, progress=False, **FIT)
+    assert got["direct"] == evaluate(direct, *test)
+    torch.manual_seed(child_seed)
+    scratch = CHAIN[1]()
+    fit(scratch, x, y, seed=child_seed, progress=False, **FIT)
+    assert got["scratch"] == evaluate(scratch, *test)
+    same_class = (predict(direct, x).argmax(1) == predict(teacher, x).argmax(1)).float().mean().item()
+    assert got["agreement"]["direct"] == pytest.approx(same_class)
+    with pytest.raises(ValueError, match="plain"):
+        it.equal_budget(root, CHAIN, x, y, val, test, seed=7, chain=chain, **kw)  # two generations for three
+
+
 def test_same_seed_same_lineage_other_seed_other_children(setup):
     teacher, x, y, val, test = setup
     root = it.make_root(teacher, x, val, test)
