@@ -39,7 +39,7 @@ from .models import BlockNet
 from .protocol import Comparison, compare
 
 __all__ = ["Plan", "PLANS", "BASELINES", "LAYERWISE", "cells", "plan_cell", "run_plan", "summary", "claims",
-           "write_outputs", "write_table", "main"]
+           "write_outputs", "write_table", "read_table", "compare_methods", "main"]
 
 BASELINES = ("BP", "KD", "Iter-KD", "FitNet", "FSKD")  # methods that start from the data-free pruned student
 LAYERWISE = ("Ours-NC", "Ours", "Ours-S")  # cross distillation (Bai et al., AAAI 2020)
@@ -237,8 +237,9 @@ def _by_seed(rows, teacher, student, method, k) -> dict[int, float]:
     return {r["seed"]: 100 * r["acc"] for r in rows if (r["teacher"], r["student"], r["method"], r["k"]) == key}
 
 
-def _compare(rows, teacher, student, k, a: str, b: str) -> Comparison | None:
-    """``protocol.compare`` of methods ``a`` and ``b`` on the draws both were run on (None if they share none)."""
+def compare_methods(rows: Sequence[dict], teacher: str, student: str, k: int, a: str, b: str) -> Comparison | None:
+    """``protocol.compare`` of ``a`` and ``b`` (one teacher, student, K), paired over their shared draws, or None."""
+    _check_rows(rows, ("teacher", "student", "method", "k", "seed", "acc"))
     sa, sb = _by_seed(rows, teacher, student, a, k), _by_seed(rows, teacher, student, b, k)
     seeds = sorted(set(sa) & set(sb))
     return compare([sa[s] for s in seeds], [sb[s] for s in seeds], names=(a, b)) if seeds else None
@@ -266,7 +267,7 @@ def claims(rows: Sequence[dict]) -> list[dict]:
     students = sorted({(r["teacher"], r["student"], r["kind"]) for r in rows})
     ks = sorted({r["k"] for r in rows})
     for teacher, student, kind in students:
-        cmp = lambda k, a, b: _compare(rows, teacher, student, k, a, b)  # noqa: E731
+        cmp = lambda k, a, b: compare_methods(rows, teacher, student, k, a, b)  # noqa: E731
         where = f"{teacher}, {student}"
         k100 = 10 if 10 in ks else ks[-1]
         pair = [cmp(k100, "FSKD", "FitNet"), cmp(k100, "FitNet", "BP")]
@@ -324,6 +325,18 @@ def write_table(rows: Sequence[dict], path: str | Path, columns: Sequence[str] =
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, text.getvalue().encode("utf-8"))
     return path
+
+
+def read_table(path: str | Path) -> list[dict]:
+    """The rows of a table ``write_table`` wrote (numbers as numbers, ``student`` restored), as ``claims`` takes them."""
+    validate.path("path", path)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no table at {path}: run the command that writes it (results/README.md)")
+    ints, floats = ("k", "seed", "test_images", "params", "flops"), ("sparsity", "acc", "cpu_s", "wall_s")
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [{**r, **{c: int(r[c]) for c in ints if c in r}, **{c: float(r[c]) for c in floats if c in r}}
+                for r in csv.DictReader(f)]
+    return [{**r, "student": Scheme(r["kind"], r["sparsity"]).name} for r in rows]
 
 
 def write_outputs(rows: Sequence[dict], out: str | Path, scale: str) -> list[Path]:
