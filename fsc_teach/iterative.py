@@ -213,8 +213,9 @@ def iterative_distill(teacher: BlockNet | Generation,
     _check_iterative(teacher, builders, x, y, halves, tolerance, children, keep, ancestors, select_on, seed)
     if isinstance(teacher, Generation):
         root = teacher
-        if root.depth != 0 or root.logits is None or len(root.logits) != len(x):
-            raise ValueError("pass make_root(teacher, x, halves) built on this very x, or the teacher itself")
+        if (root.depth != 0 or root.logits is None or len(root.logits) != len(x)
+                or root.sizes != (len(halves[0][1]), len(halves[1][1]))):
+            raise ValueError("pass make_root(teacher, x, halves) built on this very x and halves, or the teacher")
     else:
         root = make_root(teacher, x, halves)
     lineage = {root.name: [root]}  # name -> [its ancestors ..., itself]

@@ -164,6 +164,8 @@ def test_chain_stops_at_the_tolerance_and_is_a_prefix_of_the_full_chain(setup, f
                 assert not gens[-1].accepted and root.accs[on] - gens[-1].accs[on] > tol and len(gens) == stop + 2
     impossible = it.iterative_distill(root, CHAIN, x, y, halves, tolerance=-1.0, progress=False, **FIT)
     assert len(impossible) == 2 and not impossible[1].accepted and it.stopping_point(full, -1.0) == 0
+    with pytest.raises(ValueError, match="very x and halves"):  # a root measured on other held-out images
+        it.iterative_distill(root, CHAIN, x, y, (halves[0], halves[0]), progress=False, **FIT)
 
 
 def test_generation_table_marks_only_what_the_tolerance_keeps(setup, full_chain):
