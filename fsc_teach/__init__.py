@@ -7,7 +7,8 @@ params/FLOPs, ``block_io``: the one way to read features), ``train`` (the one tr
 ``fitnets`` (hints), ``iterative`` (iterative KD), ``prune`` (scores, masks, prox operators, smaller networks),
 ``students`` (slimming, decoupling, narrower nets), ``quantize`` (k-bit weights), ``fskd`` (few-sample KD and the
 merge theorem), ``cross`` (cross distillation's Algorithm 1), ``analysis`` (its Theorem 1 and inconsistencies),
-``fewshot`` / ``grid`` / ``benchmark`` (every method on one footing), ``plots`` (figures, tables, widgets),
+``fewshot`` / ``grid`` / ``benchmark`` (every method on one footing), ``crossfit`` (choose on one half of
+the held-out images, report on the other), ``plots`` (figures, tables, widgets),
 ``check`` (exercise self-checks), ``scale`` (the FSC_SCALE switch), ``validate`` (argument checks: a wrong
 argument raises a ValueError or TypeError that names it).
 """

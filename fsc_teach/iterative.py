@@ -24,11 +24,13 @@ augmentation or hint the parents' logits on the training set are computed once p
 child and every epoch (``Generation.logits``): exact, because the student sees the very images the logits
 describe.
 
+Held-out images come as two halves (``crossfit.split``) and every generation is measured on both. A run's own
+choices (the stopping rule, the best child) look at one half (``select_on``); ``cross_fit`` makes each choice on
+one half and reports it on the other, so that every held-out image is reported once, by a model chosen without it.
+
 Why average probabilities, not logits? ``mean_k softmax(z_k/T)`` is a mixture: each parent's belief counts with
-weight ``1/m`` and a class any parent finds plausible keeps probability. ``softmax(mean_k z_k / T)`` is the
-normalised *geometric* mean of the parents' distributions: a class that any one parent rules out is suppressed,
-and the mass moves to classes every parent finds plausible — with two parents that disagree, possibly a class
-neither ranks first (notebook 03 shows one) — a different target, not an average of what the parents believe.
+weight ``1/m``. ``softmax(mean_k z_k / T)`` is the normalised *geometric* mean: a class any one parent rules out is
+suppressed, and the mass moves to classes every parent finds plausible — possibly one neither ranks first.
 """
 from __future__ import annotations
 
@@ -43,16 +45,17 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from .progress import bar as tqdm
 
-from . import validate
+from . import crossfit, validate
 from .fitnets import Hint
 from .kd import check_teacher, distill, distill_from_logits
 from .models import BlockNet, count_flops, count_params
-from .train import evaluate, fit, freeze, predict
+from .train import fit, freeze, predict
 
 EVAL_BATCH = 256  # evaluation batch: on a CPU, batches of 256 run about twice as fast as 1000
+Halves = Sequence[tuple[Tensor, Tensor]]  # two held-out (x, y) pairs: crossfit.split's result
 
 __all__ = ["ensemble_logits", "Ensemble", "Generation", "make_root", "teach", "iterative_distill", "equal_budget",
-           "best_path", "stopping_point", "generation_table"]
+           "best_path", "stopping_point", "cross_fit", "generation_table"]
 
 
 def ensemble_logits(logits: Sequence[Tensor], T: float) -> Tensor:
@@ -100,8 +103,8 @@ class Generation:
     model: BlockNet
     depth: int
     parents: list[str]
-    val_acc: float
-    test_acc: float
+    accs: tuple[float, float]  # accuracy on each held-out half
+    sizes: tuple[int, int]  # images in each held-out half
     params: int
     flops: int
     accepted: bool = True
@@ -113,29 +116,32 @@ class Generation:
     def widths(self) -> list[int]:
         return self.model.widths
 
+    @property
+    def acc(self) -> float:
+        """Accuracy on both held-out halves together (every held-out image): for reports that choose nothing."""
+        return crossfit.pooled(self.accs, self.sizes)
+
 
 def _frozen_copy(model: nn.Module) -> nn.Module:
     return freeze(copy.deepcopy(model))
 
 
-def _measure(name: str, model: BlockNet, depth: int, parents: list[str], x: Tensor, val: tuple[Tensor, Tensor],
-             test: tuple[Tensor, Tensor]) -> Generation:
-    return Generation(name, model, depth, parents, evaluate(model, *val, batch_size=EVAL_BATCH),
-                      evaluate(model, *test, batch_size=EVAL_BATCH),
+def _measure(name: str, model: BlockNet, depth: int, parents: list[str], x: Tensor, halves: Halves) -> Generation:
+    sizes = (len(halves[0][1]), len(halves[1][1]))
+    return Generation(name, model, depth, parents, crossfit.accuracies(model, halves, EVAL_BATCH), sizes,
                       count_params(model), count_flops(model, tuple(x.shape[1:])))
 
 
-def make_root(teacher: BlockNet, x: Tensor, val: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor]) -> Generation:
-    """Generation 0: a frozen copy of ``teacher``, measured, with its logits on ``x`` cached for its children.
+def make_root(teacher: BlockNet, x: Tensor, halves: Halves) -> Generation:
+    """Generation 0: a frozen copy of ``teacher``, measured on both held-out ``halves``, its logits on ``x`` cached.
 
     Build it once and pass it to several ``iterative_distill`` calls on the same ``x``: the teacher's forward
     passes are then paid once.
     """
     validate.module("teacher", teacher, BlockNet)
     validate.images("x", x, "teacher", teacher)
-    validate.pair("val", val, ndim=4)
-    validate.pair("test", test, ndim=4)
-    root = _measure("G0", _frozen_copy(teacher), 0, [], x, val, test)
+    crossfit.check_halves(halves, ndim=4)
+    root = _measure("G0", _frozen_copy(teacher), 0, [], x, halves)
     root.logits = predict(root.model, x, batch_size=EVAL_BATCH)
     return root
 
@@ -144,9 +150,7 @@ def teach(parents: Sequence[nn.Module], build_child: Callable[[], BlockNet], x: 
           T: float = 4.0, alpha: float = 0.5, epochs: int = 5, seed: int = 0, hint_block: int | None = None,
           hint_weight: float = 1.0, parent_logits: Sequence[Tensor] | None = None,
           **fit_kwargs) -> tuple[BlockNet, dict]:
-    """Train a new child from one or several parents with ``alpha·T²·KL + (1 − alpha)·CE`` (+ hint).
-
-    Returns ``(child, history)``.
+    """A new child trained by its parents with ``alpha·T²·KL + (1 − alpha)·CE`` (+ hint): ``(child, history)``.
 
     ``x``: ``(N, C, H, W)``, ``y``: ``(N,)``. Parents are deep-copied and frozen first, so training can never change
     them and the child can never alias one. With several parents the soft target is the average of their
@@ -192,27 +196,28 @@ def teach(parents: Sequence[nn.Module], build_child: Callable[[], BlockNet], x: 
 
 def iterative_distill(teacher: BlockNet | Generation,
                       builders: Sequence[Callable[[], BlockNet] | Sequence[Callable[[], BlockNet]]],
-                      x: Tensor, y: Tensor, val: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], *,
-                      tolerance: float = 0.01, children: int = 1, keep: str = "best", ancestors: int = 1,
-                      seed: int = 0, progress: bool = True, **teach_kwargs) -> list[Generation]:
-    """Distil generation by generation until the drop from the teacher's validation accuracy exceeds ``tolerance``.
+                      x: Tensor, y: Tensor, halves: Halves, *, tolerance: float = 0.01, children: int = 1,
+                      keep: str = "best", ancestors: int = 1, select_on: int = 0, seed: int = 0,
+                      progress: bool = True, **teach_kwargs) -> list[Generation]:
+    """Distil generation by generation until the drop from the teacher's held-out accuracy exceeds ``tolerance``.
 
     ``teacher``: the original network, or ``make_root(...)``'s generation 0 (its cached logits are reused).
     ``builders[g]`` builds generation ``g + 1``'s child, or is a list of builders (children of different
-    architectures). Each builder is trained ``children`` times with different seeds. Selection and stopping use
-    ``val`` (held out from training); ``test`` accuracies are only reported. ``ancestors=m``: the last ``m`` models
-    of a child's lineage teach it together. Returns every model trained, generation 0 first; a child whose drop
-    exceeds ``tolerance`` is returned with ``accepted=False`` and teaches no one; the run stops at the first
-    generation with no accepted child. Other keyword arguments go to ``teach`` (``epochs``, ``T``, ``alpha``,
-    ``hint_block``, ``lr``...).
+    architectures). Each builder is trained ``children`` times with different seeds. Every model is measured on
+    both held-out ``halves``; the stopping rule and the best child look at half ``select_on`` only (``cross_fit``
+    reports such choices on the other half). ``ancestors=m``: the last ``m`` models of a child's lineage teach it
+    together. Returns every model trained, generation 0 first; a child whose drop exceeds ``tolerance`` is returned
+    with ``accepted=False`` and teaches no one; the run stops at the first generation with no accepted child.
+    Other keyword arguments go to ``teach`` (``epochs``, ``T``, ``alpha``, ``hint_block``, ``lr``...).
     """
-    _check_iterative(teacher, builders, x, y, val, test, tolerance, children, keep, ancestors, seed)
+    _check_iterative(teacher, builders, x, y, halves, tolerance, children, keep, ancestors, select_on, seed)
     if isinstance(teacher, Generation):
         root = teacher
-        if root.depth != 0 or root.logits is None or len(root.logits) != len(x):
-            raise ValueError("pass make_root(teacher, x, val, test) built on this very x, or the teacher itself")
+        if (root.depth != 0 or root.logits is None or len(root.logits) != len(x)
+                or root.sizes != (len(halves[0][1]), len(halves[1][1]))):
+            raise ValueError("pass make_root(teacher, x, halves) built on this very x and halves, or the teacher")
     else:
-        root = make_root(teacher, x, val, test)
+        root = make_root(teacher, x, halves)
     lineage = {root.name: [root]}  # name -> [its ancestors ..., itself]
     frontier, out = [root], [root]
     bar = tqdm(total=len(builders), desc="generations", disable=not progress, leave=False)
@@ -228,19 +233,17 @@ def iterative_distill(teacher: BlockNet | Generation,
             candidates = []
             for a, build in enumerate(options):
                 for c in range(children):
-                    if per_parent == 1 and len(frontier) == 1:
-                        name = f"G{depth}"
-                    else:
-                        name = f"{parent.name}.{len(candidates) + 1}" if parent.depth else f"G1.{len(candidates) + 1}"
-                    gen = _child(name, teachers, build, depth, x, y, val, test,
+                    name = (f"G{depth}" if per_parent == 1 and len(frontier) == 1
+                            else f"{parent.name if parent.depth else 'G1'}.{len(candidates) + 1}")
+                    gen = _child(name, teachers, build, depth, x, y, halves,
                                  seed=seed + 1000 * depth + 100 * a + c, **teach_kwargs)
-                    gen.accepted = root.val_acc - gen.val_acc <= tolerance
+                    gen.accepted = root.accs[select_on] - gen.accs[select_on] <= tolerance
                     lineage[name] = lineage[parent.name] + [gen]
                     candidates.append(gen)
             out.extend(candidates)
             good = [g for g in candidates if g.accepted]
             if keep == "best" and good:
-                good = [max(good, key=lambda g: g.val_acc)]
+                good = [max(good, key=lambda g: g.accs[select_on])]
             accepted_here.extend(good)
         bar.update(1)
         if not accepted_here:
@@ -251,21 +254,20 @@ def iterative_distill(teacher: BlockNet | Generation,
 
 
 def _child(name: str, teachers: list[Generation], build: Callable[[], BlockNet], depth: int, x: Tensor, y: Tensor,
-           val: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], *, seed: int, **teach_kwargs) -> Generation:
+           halves: Halves, *, seed: int, **teach_kwargs) -> Generation:
     """One child taught by ``teachers`` (their cached logits reused), frozen and measured."""
     start = time.perf_counter()
     child, history = teach([g.model for g in teachers], build, x, y, seed=seed,
                            parent_logits=[g.logits for g in teachers], progress=False, **teach_kwargs)
     seconds = time.perf_counter() - start
-    gen = _measure(name, freeze(child), depth, [g.name for g in teachers], x, val, test)
+    gen = _measure(name, freeze(child), depth, [g.name for g in teachers], x, halves)
     gen.history, gen.seconds = history, seconds
     return gen
 
 
 def equal_budget(root: Generation, builders: Sequence[Callable[[], BlockNet]], x: Tensor, y: Tensor,
-                 val: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], *, epochs: int, seed: int = 0,
-                 T: float = 4.0, alpha: float = 0.5, chain: Sequence[Generation] | None = None,
-                 **fit_kwargs) -> dict:
+                 halves: Halves, *, epochs: int, seed: int = 0, T: float = 4.0, alpha: float = 0.5,
+                 chain: Sequence[Generation] | None = None, **fit_kwargs) -> dict:
     """One seed of chain vs direct KD vs scratch, each with ``epochs`` epochs on the final architecture.
 
     The chain runs ``builders`` (``epochs`` per generation, as ``iterative_distill``); its final child, ``builders[-1]``
@@ -273,15 +275,15 @@ def equal_budget(root: Generation, builders: Sequence[Callable[[], BlockNet]], x
     start from the same initial weights and see the same batches (the chain child's seed), so they differ only in
     their target. The chain's generations 1 … D−1 are extra cost (``ancestor_epochs``, ``ancestor_seconds``).
     ``chain``: a plain chain already run with this ``seed`` and these settings (its first D generations are reused).
-    Returns test accuracies in [0, 1] (``chain``, ``direct``, ``scratch``, ``by_depth`` for generations 0 … D), each
-    final model's training seconds, and ``parent_acc`` and ``*_agreement``: the test accuracy of each student's
-    teacher and how often the student's top class equals it on the training images.
+    Nothing is chosen, so accuracies in [0, 1] are on both held-out halves together (``Generation.acc``):
+    ``chain``, ``direct``, ``scratch``, ``by_depth`` (generations 0 … D), ``parent_acc`` (each student's teacher);
+    also training seconds, and ``agreement``: how often a student's top class is its teacher's on the training set.
     """
     depth = len(validate.sequence("builders", builders, "builders, one per generation", min_len=1))
     validate.integer("epochs", epochs, low=1)
     validate.integer("seed", seed)
     if chain is None:
-        chain = iterative_distill(root, builders, x, y, val, test, tolerance=math.inf, seed=seed, progress=False,
+        chain = iterative_distill(root, builders, x, y, halves, tolerance=math.inf, seed=seed, progress=False,
                                   epochs=epochs, T=T, alpha=alpha, **fit_kwargs)
     _check_generations(chain)
     if len(chain) <= depth or [g.depth for g in chain[:depth + 1]] != list(range(depth + 1)):
@@ -299,61 +301,91 @@ def equal_budget(root: Generation, builders: Sequence[Callable[[], BlockNet]], x
     scratch_seconds = time.perf_counter() - start
     agree = lambda model, teacher: (predict(model, x, batch_size=EVAL_BATCH).argmax(1)
                                     == teacher.logits.argmax(1)).float().mean().item()
-    return {"chain": final.test_acc, "direct": evaluate(direct, *test, batch_size=EVAL_BATCH),
-            "scratch": evaluate(scratch, *test, batch_size=EVAL_BATCH),
-            "by_depth": [g.test_acc for g in chain[:depth + 1]],
+    held_out = lambda model: crossfit.pooled(crossfit.accuracies(model, halves, EVAL_BATCH), root.sizes)
+    return {"chain": final.acc, "direct": held_out(direct), "scratch": held_out(scratch),
+            "by_depth": [g.acc for g in chain[:depth + 1]],
             "chain_seconds": final.seconds, "direct_seconds": direct_seconds, "scratch_seconds": scratch_seconds,
             "ancestor_epochs": (depth - 1) * epochs, "ancestor_seconds": sum(g.seconds for g in chain[1:depth]),
-            "parent_acc": {"chain": parent.test_acc, "direct": root.test_acc},
+            "parent_acc": {"chain": parent.acc, "direct": root.acc},
             "agreement": {"chain": agree(final.model, parent), "direct": agree(direct, root)}}
 
 
-def best_path(generations: Sequence[Generation]) -> list[Generation]:
-    """The ``keep="best"`` lineage: generation 0, then at every depth the child with the best validation accuracy."""
+def best_path(generations: Sequence[Generation], on: int = 0) -> list[Generation]:
+    """The ``keep="best"`` lineage: generation 0, then at every depth the child most accurate on half ``on``."""
     _check_generations(generations)
+    validate.choice("on", on, (0, 1))
     depths = sorted({g.depth for g in generations})
-    return [max((g for g in generations if g.depth == d), key=lambda g: g.val_acc) for d in depths]
+    return [max((g for g in generations if g.depth == d), key=lambda g: g.accs[on]) for d in depths]
 
 
-def stopping_point(generations: Sequence[Generation], tolerance: float) -> int:
+def stopping_point(generations: Sequence[Generation], tolerance: float, on: int = 0) -> int:
     """Depth of the last generation a ``keep="best"`` run with this ``tolerance`` keeps (0: no child is kept).
 
-    Exact for the output of a ``keep="best"`` run with any larger tolerance on the same seeds: a run with a
-    smaller tolerance trains the very same children (the seeds do not depend on it) and stops at the first depth
-    whose best child drops more than ``tolerance`` below generation 0's validation accuracy.
+    The run looks at held-out half ``on`` (its ``select_on``). Exact for the output of a ``keep="best"`` run with
+    any larger tolerance on the same seeds: a run with a smaller tolerance trains the very same children (the
+    seeds do not depend on it) and stops at the first depth whose best child drops more than ``tolerance`` below
+    generation 0's accuracy on that half.
     """
     validate.real("tolerance", tolerance, allow_inf=True)
-    path = best_path(generations)
-    root = path[0]
+    path = best_path(generations, on)
     last = 0
     for g in path[1:]:
-        if root.val_acc - g.val_acc > tolerance:
+        if path[0].accs[on] - g.accs[on] > tolerance:
             break
         last = g.depth
     return last
 
 
-def generation_table(generations: Sequence[Generation], tolerance: float | None = None) -> list[dict]:
-    """One row per generation (for ``plots.show_table``): size, memory saved vs generation 0, accuracies, drop.
+def cross_fit(runs: Sequence[Generation] | Sequence[Sequence[Generation]],
+              tolerance: float = math.inf) -> crossfit.CrossFit[Generation]:
+    """The generation a ``keep="best"`` run keeps, chosen on each held-out half and reported on the other.
 
-    ``kept``: with a ``tolerance``, what a ``keep="best"`` run with that tolerance does with each generation —
-    "yes" up to ``stopping_point``, "no (drop > tolerance)" for the child it trains and rejects, "not trained"
-    beyond; without one, each generation's own ``accepted`` flag (set by the run's tolerance).
+    ``runs``: one run (``iterative_distill``'s result) whose training did not depend on the half it looked at (one
+    child per generation, or ``keep="all"``, and an infinite tolerance), or a pair of runs, ``runs[k]`` made with
+    ``select_on=k``. ``chosen[k]`` is ``best_path(runs[k], k)[stopping_point(runs[k], tolerance, k)]``: with the
+    default infinite tolerance, the child of the last generation most accurate on half ``k``. ``.acc`` scores
+    every held-out image once, by the choice made on the other half (``crossfit.CrossFit``).
+    """
+    validate.sequence("runs", runs, "Generations (one run) or two runs", min_len=1)
+    pair = [runs, runs] if isinstance(runs[0], Generation) else list(runs)
+    if len(pair) != 2:
+        raise ValueError(f"runs must be one run or two (made with select_on=0 and 1), got {len(pair)}")
+    for run in pair:
+        _check_generations(run)
+    choose = lambda k: best_path(pair[k], k)[stopping_point(pair[k], tolerance, k)]
+    return crossfit.cross_fit(choose, lambda g: g.accs, pair[0][0].sizes)
+
+
+def _kept(generations: Sequence[Generation], tolerance: float, on: int) -> dict[int, str]:
+    """What a ``keep="best"`` run with ``tolerance``, looking at half ``on``, does with each generation."""
+    stop = stopping_point(generations, tolerance, on)
+    on_path = {id(g) for g in best_path(generations, on)}
+    return {id(g): "kept" if g.depth <= stop and id(g) in on_path else "rejected" if g.depth == stop + 1
+            else "not trained" if g.depth > stop + 1 else "not best" for g in generations}
+
+
+def generation_table(generations: Sequence[Generation], tolerance: float | None = None) -> list[dict]:
+    """One row per generation (for ``plots.show_table``): size, memory saved, accuracy on each half and on both.
+
+    ``kept``: with a ``tolerance``, what a ``keep="best"`` run with that tolerance does with each generation when
+    it looks at half 0, and when it looks at half 1 — "kept" up to ``stopping_point``, "rejected" for the child it
+    trains and drops (its drop exceeds the tolerance), "not trained" beyond, "not best" for a sibling of the kept
+    child; without one, each generation's own ``accepted`` flag (set by the run's tolerance).
     """
     _check_generations(generations)
     root = next(g for g in generations if g.depth == 0)
     if tolerance is None:
         kept = {id(g): "yes" if g.accepted else "no" for g in generations}
     else:
-        stop = stopping_point(generations, tolerance)
-        on_path = {id(g) for g in best_path(generations)}
-        kept = {id(g): "yes" if g.depth <= stop and id(g) in on_path else "no (drop > tolerance)"
-                if g.depth == stop + 1 else "not trained" if g.depth > stop + 1 else "no" for g in generations}
+        marks = [_kept(generations, tolerance, k) for k in (0, 1)]
+        kept = {id(g): f"{marks[0][id(g)]} / {marks[1][id(g)]}" for g in generations}
+    drop = lambda g, k: f"{100 * (root.accs[k] - g.accs[k]):+.2f}"
     return [{"generation": g.name, "taught by": " + ".join(g.parents) or "—",
              "widths": ",".join(str(w) for w in g.widths), "params": g.params,
              "memory saved": f"{100 * (1 - g.params / root.params):.1f} %", "FLOPs (M)": f"{g.flops / 1e6:.2f}",
-             "val acc": f"{100 * g.val_acc:.2f} %", "test acc": f"{100 * g.test_acc:.2f} %",
-             "drop (val)": f"{100 * (root.val_acc - g.val_acc):+.2f}", "kept": kept[id(g)]}
+             "acc half 0": f"{100 * g.accs[0]:.2f} %", "acc half 1": f"{100 * g.accs[1]:.2f} %",
+             "acc both": f"{100 * g.acc:.2f} %", "drop half 0 / 1": f"{drop(g, 0)} / {drop(g, 1)}",
+             "kept" if tolerance is None else "kept (rule on half 0 / 1)": kept[id(g)]}
             for g in generations]
 
 
@@ -396,7 +428,7 @@ def _check_child(child: nn.Module, parents: list[nn.Module], hint_block: int | N
         validate.integer("hint_block", hint_block, low=-n, high=n - 1)
 
 
-def _check_iterative(teacher, builders, x, y, val, test, tolerance, children, keep, ancestors, seed) -> None:
+def _check_iterative(teacher, builders, x, y, halves, tolerance, children, keep, ancestors, select_on, seed) -> None:
     """``iterative_distill``'s own arguments (``teach`` checks the ones it passes on)."""
     if not isinstance(teacher, Generation):
         validate.module("teacher", teacher, BlockNet)
@@ -409,12 +441,12 @@ def _check_iterative(teacher, builders, x, y, val, test, tolerance, children, ke
     validate.images("x", x, "teacher", model)
     if y is not None:
         validate.labels("y", y, rows=len(x))
-    validate.pair("val", val, ndim=4)
-    validate.pair("test", test, ndim=4)
+    crossfit.check_halves(halves, ndim=4)
     validate.real("tolerance", tolerance, allow_inf=True)
     validate.integer("children", children, low=1)
     validate.choice("keep", keep, ("best", "all"))
     validate.integer("ancestors", ancestors, low=1)
+    validate.choice("select_on", select_on, (0, 1))
     validate.integer("seed", seed)
 
 

@@ -31,11 +31,19 @@ def _builder(widths):
 @pytest.fixture(scope="module")
 def setup():
     x, y = _toy()
-    val, test = _toy(100, seed=1), _toy(100, seed=2)
+    halves = (_toy(100, seed=1), _toy(90, seed=2))  # two held-out halves, of different sizes on purpose
     torch.manual_seed(1)
     teacher = _builder((16, 32))()
     fit(teacher, x, y, epochs=10, batch_size=32, lr=0.05, progress=False)
-    return teacher.eval(), x, y, val, test
+    return teacher.eval(), x, y, halves
+
+
+def _on_all(model, halves):
+    """Accuracy on every held-out image, counted image by image on the two halves put back together.
+
+    Compared with ``abs=1e-6``: accuracies are float32 means, and one image of 190 is worth 5e-3."""
+    x, y = torch.cat([h[0] for h in halves]), torch.cat([h[1] for h in halves])
+    return (predict(model, x).argmax(1) == y).float().mean().item()
 
 
 def _state(model):
@@ -111,21 +119,22 @@ CHAIN = [_builder((8, 16)), _builder((4, 8)), _builder((1, 2))]
 
 @pytest.fixture(scope="module")
 def full_chain(setup):
-    teacher, x, y, val, test = setup
-    root = it.make_root(teacher, x, val, test)
-    return root, it.iterative_distill(root, CHAIN, x, y, val, test, tolerance=math.inf, progress=False, **FIT)
+    teacher, x, y, halves = setup
+    root = it.make_root(teacher, x, halves)
+    return root, it.iterative_distill(root, CHAIN, x, y, halves, tolerance=math.inf, progress=False, **FIT)
 
 
 def test_generations_record_accuracy_params_and_flops(setup, full_chain):
-    teacher, x, y, val, test = setup
+    teacher, x, y, halves = setup
     _, gens = full_chain
     assert [g.name for g in gens] == ["G0", "G1", "G2", "G3"] and [g.depth for g in gens] == [0, 1, 2, 3]
     assert [g.parents for g in gens] == [[], ["G0"], ["G1"], ["G2"]]
     for g in gens:
-        assert g.val_acc == evaluate(g.model, *val) and g.test_acc == evaluate(g.model, *test)
+        assert g.accs == (evaluate(g.model, *halves[0]), evaluate(g.model, *halves[1])) and g.sizes == (100, 90)
+        assert g.acc == pytest.approx(_on_all(g.model, halves), abs=1e-6)  # pooled; one image is 1/190
         assert g.params == count_params(g.model) and g.flops == count_flops(g.model, (1, 8, 8))
     assert gens[0].params > gens[1].params > gens[2].params > gens[3].params
-    assert gens[1].val_acc > 0.5  # a child really learned from its parent
+    assert gens[1].accs[0] > 0.5  # a child really learned from its parent
     rows = it.generation_table(gens)
     assert rows[0]["memory saved"] == "0.0 %" and len(rows) == 4
 
@@ -140,68 +149,75 @@ def test_every_parent_is_a_frozen_copy_and_never_a_child(setup, full_chain):
 
 
 def test_chain_stops_at_the_tolerance_and_is_a_prefix_of_the_full_chain(setup, full_chain):
-    teacher, x, y, val, test = setup
+    teacher, x, y, halves = setup
     root, full = full_chain
-    drops = [root.val_acc - g.val_acc for g in full[1:]]
-    for tol in sorted(set(drops)) + [-1.0]:
-        gens = it.iterative_distill(root, CHAIN, x, y, val, test, tolerance=tol, progress=False, **FIT)
-        stop = it.stopping_point(full, tol)
-        kept = [g for g in gens if g.accepted]
-        assert kept[-1].depth == stop  # the last kept generation is the one stopping_point predicts
-        assert [g.val_acc for g in gens] == [g.val_acc for g in full[:len(gens)]]  # same children, same seeds
-        assert all(root.val_acc - g.val_acc <= tol for g in kept[1:])
-        if len(gens) < len(full):  # stopped early: exactly one rejected child, beyond the tolerance
-            assert not gens[-1].accepted and root.val_acc - gens[-1].val_acc > tol and len(gens) == stop + 2
-    impossible = it.iterative_distill(root, CHAIN, x, y, val, test, tolerance=-1.0, progress=False, **FIT)
+    for on in (0, 1):  # the rule looks at one held-out half: select_on
+        drops = [root.accs[on] - g.accs[on] for g in full[1:]]
+        for tol in sorted(set(drops)) + [-1.0]:
+            gens = it.iterative_distill(root, CHAIN, x, y, halves, tolerance=tol, select_on=on, progress=False, **FIT)
+            stop = it.stopping_point(full, tol, on=on)
+            kept = [g for g in gens if g.accepted]
+            assert kept[-1].depth == stop  # the last kept generation is the one stopping_point predicts
+            assert [g.accs for g in gens] == [g.accs for g in full[:len(gens)]]  # same children, same seeds
+            assert all(root.accs[on] - g.accs[on] <= tol for g in kept[1:])
+            if len(gens) < len(full):  # stopped early: exactly one rejected child, beyond the tolerance
+                assert not gens[-1].accepted and root.accs[on] - gens[-1].accs[on] > tol and len(gens) == stop + 2
+    impossible = it.iterative_distill(root, CHAIN, x, y, halves, tolerance=-1.0, progress=False, **FIT)
     assert len(impossible) == 2 and not impossible[1].accepted and it.stopping_point(full, -1.0) == 0
+    with pytest.raises(ValueError, match="very x and halves"):  # a root measured on other held-out images
+        it.iterative_distill(root, CHAIN, x, y, (halves[0], halves[0]), progress=False, **FIT)
 
 
 def test_generation_table_marks_only_what_the_tolerance_keeps(setup, full_chain):
     _, full = full_chain
     root = full[0]
-    tol = root.val_acc - full[1].val_acc  # keeps G1 exactly
-    stop = it.stopping_point(full, tol)
-    kept = [row["kept"] for row in it.generation_table(full, tolerance=tol)]
-    assert kept[:stop + 1] == ["yes"] * (stop + 1) and stop >= 1
-    after = ["no (drop > tolerance)"] + ["not trained"] * len(full)
-    assert kept[stop + 1:] == after[:len(full) - stop - 1]
+    column = "kept (rule on half 0 / 1)"
+    for on in (0, 1):
+        tol = root.accs[on] - full[1].accs[on]  # keeps G1 exactly, on this half
+        stop = it.stopping_point(full, tol, on=on)
+        kept = [row[column].split(" / ")[on] for row in it.generation_table(full, tolerance=tol)]
+        assert kept[:stop + 1] == ["kept"] * (stop + 1) and stop >= 1
+        after = ["rejected"] + ["not trained"] * len(full)
+        assert kept[stop + 1:] == after[:len(full) - stop - 1]
     assert [row["kept"] for row in it.generation_table(full)] == ["yes"] * len(full)  # the run's own flags: inf
-    assert [row["kept"] for row in it.generation_table(full, tolerance=math.inf)] == ["yes"] * len(full)
+    assert [row[column] for row in it.generation_table(full, tolerance=math.inf)] == ["kept / kept"] * len(full)
+    row = it.generation_table(full)[2]
+    assert row["acc half 1"] == f"{100 * full[2].accs[1]:.2f} %" and row["acc both"] == f"{100 * full[2].acc:.2f} %"
 
 
 def test_equal_budget_trains_three_students_from_one_start(setup):
-    teacher, x, y, val, test = setup
-    root = it.make_root(teacher, x, val, test)
-    chain = it.iterative_distill(root, CHAIN[:2], x, y, val, test, tolerance=math.inf, seed=7, progress=False, **FIT)
+    teacher, x, y, halves = setup
+    root = it.make_root(teacher, x, halves)
+    chain = it.iterative_distill(root, CHAIN[:2], x, y, halves, tolerance=math.inf, seed=7, progress=False, **FIT)
     kw = dict(epochs=FIT["epochs"], batch_size=FIT["batch_size"], lr=FIT["lr"])
-    got = it.equal_budget(root, CHAIN[:2], x, y, val, test, seed=7, **kw)
-    reused = it.equal_budget(root, CHAIN[:2], x, y, val, test, seed=7, chain=chain, **kw)
+    got = it.equal_budget(root, CHAIN[:2], x, y, halves, seed=7, **kw)
+    reused = it.equal_budget(root, CHAIN[:2], x, y, halves, seed=7, chain=chain, **kw)
     for key in ("chain", "direct", "scratch", "by_depth", "parent_acc", "agreement", "ancestor_epochs"):
         assert got[key] == reused[key]
-    assert got["by_depth"] == [g.test_acc for g in chain] and got["chain"] == chain[2].test_acc
-    assert got["ancestor_epochs"] == FIT["epochs"] and got["parent_acc"] == {"chain": chain[1].test_acc,
-                                                                             "direct": root.test_acc}
+    assert got["by_depth"] == [g.acc for g in chain] and got["chain"] == chain[2].acc  # nothing chosen: all images
+    assert got["ancestor_epochs"] == FIT["epochs"] and got["parent_acc"] == {"chain": chain[1].acc,
+                                                                             "direct": root.acc}
     child_seed = 7 + 1000 * 2
     # the chain's final child is its parent's student from child_seed: the seed the other two start from
     again, _ = it.teach([chain[1].model], CHAIN[1], x, y, seed=child_seed, parent_logits=[chain[1].logits],
                         progress=False, **FIT)
     assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), chain[2].model.state_dict().values()))
     direct, _ = it.teach([teacher], CHAIN[1], x, y, seed=child_seed, progress=False, **FIT)
-    assert got["direct"] == evaluate(direct, *test)
+    assert got["direct"] == pytest.approx(_on_all(direct, halves), abs=1e-6)
     torch.manual_seed(child_seed)
     scratch = CHAIN[1]()
     fit(scratch, x, y, seed=child_seed, progress=False, **FIT)
-    assert got["scratch"] == evaluate(scratch, *test)
+    assert got["scratch"] == pytest.approx(_on_all(scratch, halves), abs=1e-6)
     same_class = (predict(direct, x).argmax(1) == predict(teacher, x).argmax(1)).float().mean().item()
     assert got["agreement"]["direct"] == pytest.approx(same_class)
     with pytest.raises(ValueError, match="plain"):
-        it.equal_budget(root, CHAIN, x, y, val, test, seed=7, chain=chain, **kw)  # two generations for three
+        it.equal_budget(root, CHAIN, x, y, halves, seed=7, chain=chain, **kw)  # two generations for three
 
 
 def test_same_seed_same_lineage_other_seed_other_children(setup):
-    teacher, x, y, val, test = setup
-    root = it.make_root(teacher, x, val, test)
-    a, b, c = (it.iterative_distill(root, CHAIN[:2], x, y, val, test, tolerance=math.inf, seed=s, progress=False,
+    teacher, x, y, halves = setup
+    root = it.make_root(teacher, x, halves)
+    a, b, c = (it.iterative_distill(root, CHAIN[:2], x, y, halves, tolerance=math.inf, seed=s, progress=False,
                                     **FIT) for s in (3, 3, 4))
     same = lambda g, h: all(torch.equal(u, v) for u, v in zip(g.model.state_dict().values(),
                                                                h.model.state_dict().values()))
@@ -210,25 +226,25 @@ def test_same_seed_same_lineage_other_seed_other_children(setup):
 
 
 def test_children_keep_best_keep_all_and_ancestors(setup):
-    teacher, x, y, val, test = setup
-    root = it.make_root(teacher, x, val, test)
+    teacher, x, y, halves = setup
+    root = it.make_root(teacher, x, halves)
     kw = dict(tolerance=math.inf, children=2, progress=False, **FIT)
-    best = it.iterative_distill(root, CHAIN[:2], x, y, val, test, keep="best", **kw)
-    assert [g.name for g in best] == ["G0", "G1.1", "G1.2", "G1.1.1" if best[1].val_acc >= best[2].val_acc
+    best = it.iterative_distill(root, CHAIN[:2], x, y, halves, keep="best", **kw)
+    assert [g.name for g in best] == ["G0", "G1.1", "G1.2", "G1.1.1" if best[1].accs[0] >= best[2].accs[0]
                                       else "G1.2.1", best[3].name[:-1] + "2"]
-    winner = max(best[1:3], key=lambda g: g.val_acc)
+    winner = max(best[1:3], key=lambda g: g.accs[0])
     assert all(g.parents == [winner.name] for g in best[3:])
     assert [g.name for g in it.best_path(best)][:2] == ["G0", winner.name]
-    tree = it.iterative_distill(root, CHAIN[:2], x, y, val, test, keep="all", **kw)
+    tree = it.iterative_distill(root, CHAIN[:2], x, y, halves, keep="all", **kw)
     assert len(tree) == 1 + 2 + 4 and sorted(g.parents[0] for g in tree[3:]) == ["G1.1", "G1.1", "G1.2", "G1.2"]
-    anc = it.iterative_distill(root, CHAIN, x, y, val, test, ancestors=2, **{**kw, "children": 1})
+    anc = it.iterative_distill(root, CHAIN, x, y, halves, ancestors=2, **{**kw, "children": 1})
     assert [g.parents for g in anc] == [[], ["G0"], ["G0", "G1"], ["G1", "G2"]]
     # architectures as children: a list of builders per generation
-    mixed = it.iterative_distill(root, [[_builder((8, 16)), _builder((4, 8))]], x, y, val, test,
+    mixed = it.iterative_distill(root, [[_builder((8, 16)), _builder((4, 8))]], x, y, halves,
                                  **{**kw, "children": 1})
     assert [g.widths for g in mixed[1:]] == [[8, 16], [4, 8]]
     with pytest.raises(ValueError):
-        it.iterative_distill(root, CHAIN, x, y, val, test, keep="some")
+        it.iterative_distill(root, CHAIN, x, y, halves, keep="some")
 
 
 def test_shrink_builders_make_smaller_networks():
@@ -254,3 +270,44 @@ def test_shrink_builders_make_smaller_networks():
         shrink_blocks(teacher, 4)
     vgg16 = shrink_blocks(vgg16_cifar(), 8)()  # paper scale: 13 convs in 5 stages -> one conv per stage
     assert vgg16.widths == [64, 128, 256, 512, 512] and vgg16(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def _correct(model, half):
+    return int((predict(model, half[0]).argmax(1) == half[1]).sum())
+
+
+def test_cross_fit_stops_on_one_half_and_reports_on_the_other(setup, full_chain):
+    _, _, _, halves = setup
+    root, full = full_chain
+    drops = {round(root.accs[k] - g.accs[k], 9) for k in (0, 1) for g in full[1:]}
+    for tol in sorted(drops) + [-1.0, math.inf]:
+        cf = it.cross_fit(full, tol)
+        for k in (0, 1):  # oracle: walk the chain on half k alone, stop at the first drop beyond the tolerance
+            last = full[0]
+            for g in full[1:]:
+                if root.accs[k] - g.accs[k] > tol:
+                    break
+                last = g
+            assert cf.chosen[k] is last
+        assert cf.reported == (cf.chosen[0].accs[1], cf.chosen[1].accs[0])
+        # every held-out image counted once, by the generation chosen on the *other* half
+        hits = _correct(cf.chosen[0].model, halves[1]) + _correct(cf.chosen[1].model, halves[0])
+        assert cf.acc == pytest.approx(hits / 190, abs=1e-6)
+    assert it.cross_fit(full).chosen == (full[-1], full[-1]) and it.cross_fit(full).acc == pytest.approx(full[-1].acc)
+    with pytest.raises(ValueError, match="one run or two"):
+        it.cross_fit([full, full, full])
+
+
+def test_cross_fit_of_runs_whose_choices_depend_on_the_half(setup):
+    teacher, x, y, halves = setup
+    root = it.make_root(teacher, x, halves)
+    runs = [it.iterative_distill(root, CHAIN[:2], x, y, halves, tolerance=math.inf, children=2, select_on=k,
+                                 progress=False, **FIT) for k in (0, 1)]
+    assert [g.accs for g in runs[0][1:3]] == [g.accs for g in runs[1][1:3]]  # generation 1: the same children
+    cf = it.cross_fit(runs)
+    for k, run in enumerate(runs):
+        parent = max(run[1:3], key=lambda g: g.accs[k])  # the run kept the parent best on its own half
+        assert all(g.parents == [parent.name] for g in run[3:])
+        assert cf.chosen[k] is max(run[3:], key=lambda g: g.accs[k])
+    hits = _correct(cf.chosen[0].model, halves[1]) + _correct(cf.chosen[1].model, halves[0])
+    assert cf.acc == pytest.approx(hits / 190, abs=1e-6)

@@ -115,7 +115,7 @@ def _cases():
     net, x, y = _net(), torch.randn(6, 1, 8, 8), torch.arange(6) % 3
     build = lambda: _net((2, 3))  # noqa: E731
     val = (x, y)
-    root = iterative.make_root(net, x, val, val)
+    root = iterative.make_root(net, x, (val, val))
     scheme, plan = fewshot.Scheme("structured", 0.5), benchmark.PLANS["quick"]
     h1 = models.block_input(net, x, 1)
     return {
@@ -127,19 +127,22 @@ def _cases():
         "ensemble_logits T": ("T", lambda: iterative.ensemble_logits([torch.randn(4, 3)], 0)),
         "Ensemble single module": ("parents", lambda: iterative.Ensemble(net)),
         "Ensemble T": ("T", lambda: iterative.Ensemble([net], T=-1.0)),
-        "make_root x": ("x", lambda: iterative.make_root(net, x.double(), val, val)),
-        "make_root val": ("val[1]", lambda: iterative.make_root(net, x, (x, y.float()), val)),
+        "make_root x": ("x", lambda: iterative.make_root(net, x.double(), (val, val))),
+        "make_root halves": ("halves[0][1]", lambda: iterative.make_root(net, x, ((x, y.float()), val))),
         "teach parents": ("parents", lambda: iterative.teach(net, build, x, y)),
         "teach build_child": ("build_child", lambda: iterative.teach([net], _net(), x, y)),
         "teach alpha": ("alpha", lambda: iterative.teach([net], build, x, y, alpha=1.5)),
         "teach hint_block": ("hint_block", lambda: iterative.teach([net], build, x, y, hint_block=2)),
         "teach parent_logits": ("parent_logits[0]", lambda: iterative.teach([net], build, x, y,
                                                                             parent_logits=[torch.randn(5, 3)])),
-        "iterative_distill builders": ("builders", lambda: iterative.iterative_distill(net, build, x, y, val, val)),
+        "iterative_distill builders": ("builders", lambda: iterative.iterative_distill(net, build, x, y, (val, val))),
         "iterative_distill tolerance": ("tolerance", lambda: iterative.iterative_distill(
-            net, [build], x, y, val, val, tolerance=math.nan)),
+            net, [build], x, y, (val, val), tolerance=math.nan)),
         "iterative_distill children": ("children", lambda: iterative.iterative_distill(
-            root, [build], x, y, val, val, children=0)),
+            root, [build], x, y, (val, val), children=0)),
+        "iterative_distill select_on": ("select_on", lambda: iterative.iterative_distill(
+            root, [build], x, y, (val, val), select_on=2)),
+        "cross_fit": ("runs", lambda: iterative.cross_fit(root)),
         "best_path": ("generations", lambda: iterative.best_path([])),
         "stopping_point": ("tolerance", lambda: iterative.stopping_point([root], "0.1")),
         "generation_table": ("generations[0]", lambda: iterative.generation_table([net])),
