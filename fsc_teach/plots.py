@@ -128,7 +128,8 @@ def training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]):
 # One colour per method (or run) in every figure of the course: the same method looks the same everywhere.
 PALETTE = {"teacher": "#555555", "L1-norm": "#9e9e9e", "L1+BN": "#17becf", "scratch": "#8c564b", "BP": "#8c564b",
            "KD": "#ff7f0e", "Iter-KD": "#bcbd22", "FitNet": "#9467bd", "FSKD": "#2ca02c", "Ours-NC": "#1f77b4",
-           "Ours": "#d62728", "Ours-S": "#e377c2", "function matching": "#2ca02c", "standard KD": "#ff7f0e"}
+           "Ours": "#d62728", "Ours-S": "#e377c2", "function matching": "#2ca02c", "standard KD": "#ff7f0e",
+           "CE only": "#8c564b", "FitNet single-stage": "#404096"}  # CE only = scratch; FitNets' library variant
 _OTHERS = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
 
 

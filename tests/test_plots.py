@@ -18,6 +18,9 @@ def test_a_method_has_one_colour_everywhere_and_a_run_label_keeps_it():
     assert plots.color("Ours") == plots.PALETTE["Ours"] != plots.color("Ours-S") == plots.PALETTE["Ours-S"]
     assert plots.color("KD (seed 0)") == plots.PALETTE["KD"] and plots.color("Iter-KD") == plots.PALETTE["Iter-KD"]
     assert plots.color("something else") == plots.color("something else")  # stable for unknown labels
+    # notebook 04: the paper's two-stage FitNet keeps FitNet's colour, the library variant gets its own
+    assert plots.color("FitNet two-stage") == plots.PALETTE["FitNet"] != plots.color("FitNet single-stage")
+    assert plots.color("CE only") == plots.color("scratch")  # the same method: labels alone
     with pytest.raises(TypeError, match="label"):
         plots.color(3)
 
