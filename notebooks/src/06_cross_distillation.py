@@ -52,7 +52,7 @@ SCALE = get_scale(SCALE)  # an unknown name stops here, with the names it accept
 # ### Settings (per scale)
 #
 # Everything the three scales set differently, in one place: `quick` is a smoke test whose numbers mean nothing,
-# `standard` is the committed run (about 10 minutes on two CPU cores), `paper` the paper's CIFAR-10 setting for a
+# `standard` is the committed run (10–12 minutes on two CPU cores), `paper` the paper's CIFAR-10 setting for a
 # GPU. **PROTOCOL** is notebook 07's setting (budgets from its measured sweep, its draws, all its test images):
 # every table that decides a claim runs under it. **EXPLORE** is the same at a short schedule, one draw and fewer
 # test images: it describes, it never decides (§2 explains the difference).
