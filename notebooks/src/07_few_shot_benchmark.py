@@ -3,9 +3,10 @@
 #
 # Notebooks 01–06 each taught one way to repair a compressed network with a handful of images. Papers compare
 # such methods on their own terms — different students, different samples, different budgets — and a reader
-# cannot tell which differences are real. This notebook puts **every method of the course on one footing**: one
-# teacher, the same pruned students — one structured and one unstructured, at the two sparsities of the
-# cross-distillation paper's headline tables (50 % of the channels, 90 % of the weights; the `paper` scale adds
+# cannot tell which differences are real. This notebook puts **every method of the course on one footing** (at
+# `standard` all but Hinton KD alone, whose steps Iter-KD repeats; the `paper` scale runs it too): one teacher, the
+# same pruned students — one structured and one unstructured, at the two sparsities of the cross-distillation
+# paper's headline tables (50 % of the channels, 90 % of the weights; the `paper` scale adds
 # a second sparsity of each kind) — the same K images per class (K = 1 and 10 at `standard`, 1, 5 and 10 at
 # `paper`; five draws each), budgets read off a measured sweep by one rule for every method, the same BatchNorm
 # re-estimation on the K-shot images for every student, every
@@ -28,6 +29,13 @@ OUT = os.path.join("..", "build", "benchmark")  # the command's folder: a run th
 FRESH = False  # True: ignore finished cells from an earlier run of this scale
 RUN_SWEEP = False  # True: run the budget sweep here (long) instead of reading its committed table
 
+# %% [markdown]
+# ### Settings (per scale)
+#
+# The grid of each scale — dataset, teachers, students, K, draws, methods, budgets, test images — is one object in
+# the package, `fsc_teach.benchmark.PLANS[scale]`, shared with the command-line run (§8) and with notebook 06; the
+# budget sweep's settings are `fsc_teach.budget.SWEEPS` and `CAPS`. The next cell prints the plan of this scale.
+
 # %%
 import time
 from pathlib import Path
@@ -49,6 +57,10 @@ print(f"scale {SCALE!r}: {PLAN.dataset}, teachers {', '.join(PLAN.teachers)}; {l
       f"K ∈ {list(PLAN.ks)} × {len(PLAN.seeds)} seeds × {len(PLAN.methods)} methods = {len(cells)} cells")
 if PLAN.note:
     print("budget:", PLAN.note)
+left_out = [m for m in fewshot.METHODS if m not in PLAN.methods]
+if left_out:  # standard: to fit its time budget (Iter-KD's steps are Hinton KD, so KD's idea is still in the grid)
+    print(f"left out of the grid at this scale: {', '.join(left_out)} (the sweep of §2 still runs it; the `paper` "
+          "scale runs every method)")
 
 # %% [markdown]
 # ## 1. The grid
@@ -152,6 +164,7 @@ lost = {key: with_bn(*key, min(r["budget"] for r in sweep if (r["student"], r["m
 worst = max(lost, key=lost.get)
 short = budget.shortfall(sweep, chosen)
 most = max(short, key=short.get)
+FAMILY_NAME = {"steps": "cross distillation's steps per layer", "train_steps": "the baselines' steps per stage"}
 capped = [f for f, b in chosen.items() if budget.CAPS[SCALE].get(f) == b and b < max(budget.SWEEPS[SCALE][f])]
 display(Markdown(f"""
 The sweep ({origin}) chooses **{chosen['steps']} Adam steps per layer** for cross distillation and
@@ -159,7 +172,7 @@ The sweep ({origin}) chooses **{chosen['steps']} Adam steps per layer** for cros
 {settings.steps} and {settings.train_steps}: {"the rule's choice" if agree else "fixed smoke-test budgets (at "
 "`quick` nothing is chosen and the numbers mean nothing)" if SCALE == "quick" else
 "**not** the rule's choice — rerun the sweep or change the plan"}.
-{"The time budget caps " + " and ".join(capped) + " below the plateau: " if capped else ""}at the chosen budgets
+{"The time budget caps " + " and ".join(FAMILY_NAME[f] for f in capped) + " below the plateau: " if capped else ""}at the chosen budgets
 the largest shortfall from a method's best swept budget is {short[most]:.2f} points ({most[1]} on the {most[0]}
 student; median {np.median(list(short.values())):.2f}), so a method still climbing there is under-trained by at
 most that much in the grid below — the `paper` scale runs the authors' budgets.
@@ -170,8 +183,9 @@ Without the BatchNorm re-estimation (smallest budget), the largest loss is {lost
 
 # %% [markdown]
 # **Cost.** Each cell records `cpu_s`, the CPU time of the thread that ran it. The grid runs one cell per core
-# with one intra-op thread each (`fsc_teach.grid`), so this is the method's own compute on one core, whatever
-# runs beside it — and the numbers do not depend on how many cells run at once. The cells are cached in
+# with one intra-op thread each (`fsc_teach.grid`), so this is the method's own compute on one core, not the
+# wall time of a busy machine. It still varies with the machine and with what shares its caches and memory, so
+# compare costs within one run, not across runs or machines. The cells are cached in
 # `build/benchmark/cells-<scale>.jsonl`: interrupt the run (or the command), start it again, and it continues
 # where it stopped.
 #
@@ -306,11 +320,14 @@ winners = "; ".join(f"{s}: " + ", ".join(f"K = {k} {best(t, s, k)}" for k in ks)
 leads = "; ".join(f"{s}: " + " → ".join(f"{lead(t, s, k):+.1f}" for k in ks) for t, s in students)
 
 
+def by_seed(t, s, m, k):
+    """{seed: accuracy (%)} of method m on one student at K."""
+    return {r["seed"]: 100 * r["acc"] for r in rows if (r["teacher"], r["student"], r["method"], r["k"]) == (t, s, m, k)}
+
+
 def paired(t, s, k, a, b):
     """protocol.compare of methods a and b on the draws of one student and K (the claims' rule)."""
-    acc = lambda m: {r["seed"]: 100 * r["acc"] for r in rows if (r["teacher"], r["student"], r["method"], r["k"])
-                     == (t, s, m, k)}
-    sa, sb = acc(a), acc(b)
+    sa, sb = by_seed(t, s, a, k), by_seed(t, s, b, k)
     return protocol.compare([sa[d] for d in sorted(sa)], [sb[d] for d in sorted(sa)], names=(a, b))
 
 
@@ -338,6 +355,35 @@ decide the other {len(found) - held - reversed_} (scale `{SCALE}`, {len(PLAN.see
   {worst[1]} on the {worst[0]} student: {lost[worst]:.1f} points at the smallest swept budget.
 """))
 
+
+# %% [markdown]
+# **Crossing against no cross, draw by draw.** The accuracy plots of §5 cannot show differences of a few tenths of
+# a point; the claims above rest on the *paired* differences. Each dot is one draw (Ours or Ours-S minus Ours-NC on
+# the same images), each bar the 95 % interval of `protocol.compare`; a bar that crosses 0 is "?".
+
+# %%
+fig, axes = plt.subplots(1, len(students), figsize=(4.4 * len(students), 3.6), squeeze=False, sharey=True)
+for ax, (t, s) in zip(axes[0], students):
+    for j, m in enumerate(("Ours", "Ours-S")):
+        for i, k in enumerate(ks):
+            c = paired(t, s, k, m, "Ours-NC")
+            a, b = by_seed(t, s, m, k), by_seed(t, s, "Ours-NC", k)
+            x = i + (j - 0.5) * 0.3
+            ax.scatter([x] * len(a), [a[d] - b[d] for d in sorted(a)], color=plots.color(m), s=14, alpha=0.6)
+            ax.errorbar(x, c.mean, yerr=[[c.mean - c.low], [c.high - c.mean]] if c.n > 1 else None, fmt="D",
+                        ms=6, capsize=4, color=plots.color(m), label=f"{m} − Ours-NC" if i == 0 else None)
+    ax.axhline(0, color="grey", ls="--", lw=1)
+    ax.set(xticks=range(len(ks)), xticklabels=[f"K = {k}" for k in ks], xlim=(-0.6, len(ks) - 0.4), title=s,
+           xlabel="shots per class")
+    ax.grid(alpha=0.3, axis="y")
+axes[0][0].set_ylabel("accuracy difference (points)")
+axes[0][-1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+fig.suptitle("crossing minus no cross, paired by draw: dots are draws, bars 95 % intervals", fontsize=10)
+fig.tight_layout()
+plt.show()
+cross_where = [(s, k) for t, s in students for k in ks for m in ("Ours", "Ours-S")]  # cross_cells' order
+lost_cells = [f"{s}, K = {k}: {c.verdict}" for (s, k), c in zip(cross_where, cross_cells) if c.sign < 0]
+display(Markdown("Where no cross wins clearly: " + ("; ".join(lost_cells) if lost_cells else "nowhere") + "."))
 
 # %% [markdown]
 # ## 8. The same run outside Jupyter
@@ -436,6 +482,67 @@ ref = protocol.compare(a, b, names=("Ours", "Ours-NC"))
 check.close(check.runs(my_interval, a, b), (ref.mean, ref.low, ref.high), what="my_interval is the paired t interval",
             hint="d = a − b per draw; mean ± t.ppf(0.975, n − 1) · std(d, ddof=1) / √n")
 print(f"Ours vs Ours-NC at K = {ks[0]} on {s0}: {ref.verdict}")
+
+# %% [markdown]
+# **Exercise 4 — predict, then check: an easy draw.** Some handfuls of images are easier than others. Suppose draw
+# i happened to be easy in a way that lifts *every* method by the same o_i points (a different amount on each
+# draw). Before running anything, predict: does the paired verdict on Ours vs Ours-NC (Exercise 3) change — its
+# mean or its interval? Set `my_changes` to `True` or `False`; the check adds random per-draw offsets of several
+# points to both methods and compares again.
+
+# %% nbgrader={"grade": false, "grade_id": "ex4-answer", "locked": false, "schema_version": 3, "solution": true, "task": false}
+my_changes = ...  # your answer: replace the ... by True or False
+### BEGIN SOLUTION
+my_changes = False  # (a_i + o_i) − (b_i + o_i) = a_i − b_i: the draw's own effect cancels in every difference
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "ex4-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+offsets = np.random.default_rng(0).normal(0.0, 5.0, len(a))  # one "easy or hard draw" effect per draw, points
+shifted = protocol.compare([v + o for v, o in zip(a, offsets)], [v + o for v, o in zip(b, offsets)],
+                           names=("Ours", "Ours-NC"))
+moved = not all(np.isclose(x, y, atol=1e-9) for x, y in ((ref.mean, shifted.mean), (ref.low, shifted.low),
+                                                        (ref.high, shifted.high)))
+check.equal(my_changes, moved, what="whether per-draw offsets move the paired verdict",
+            hint="write d_i with the offset in both terms")
+print(f"paired, as measured: {ref.verdict}\npaired, with the offsets: {shifted.verdict}\n"
+      f"spread of Ours alone over the draws: {np.std(a, ddof=1):.2f} points as measured, "
+      f"{np.std(np.add(a, offsets), ddof=1):.2f} with the offsets; of the paired differences: "
+      f"{np.std(np.subtract(a, b), ddof=1):.2f} in both cases")
+
+# %% [markdown]
+# ## Takeaways
+
+# %%
+t_s, s_s = students[0]
+all_layerwise = all(best(t, s, k) in benchmark.LAYERWISE for t, s in students for k in ks)
+fskd_ok = (t_s, s_s, "FSKD", ks[0]) in by and best(t_s, s_s, ks[0]) != "FSKD"  # item 4 compares FSKD with the best
+display(Markdown(f"""
+1. **{held} of {len(found)} headline claims hold** on this grid, {reversed_} are reversed and
+   {len(found) - held - reversed_} cannot be decided by {len(PLAN.seeds)} paired draws: a claim is tested by a paired
+   interval, not by eye.
+2. **{"Layer-wise distillation leads at every K here" if all_layerwise else "The best method depends on the cell"}**:
+   the best method per student and K is {winners}; the lead of the best layer-wise method over the best baseline,
+   by K = {ks}, is {leads} points.
+3. **{"Crossing adds nothing measurable on this grid" if wins == 0 else "Crossing helps in some cells"}**: in
+   {len(cross_cells)} paired comparisons with no cross it wins clearly {wins} times and loses clearly {losses} times.
+""" + (f"""4. **Cost belongs in the table**: on the {s_s} student at K = {ks[0]} alone (§4's last column averages every
+   K), FSKD reaches {by[t_s, s_s, 'FSKD', ks[0]]['acc_mean']:.1f} % in {by[t_s, s_s, 'FSKD', ks[0]]['cpu_s']:.2f} CPU s
+   per run, the best method, {best(t_s, s_s, ks[0])}, {by[t_s, s_s, best(t_s, s_s, ks[0]), ks[0]]['acc_mean']:.1f} %
+   in {by[t_s, s_s, best(t_s, s_s, ks[0]), ks[0]]['cpu_s']:.2f} s.
+""" if fskd_ok else "") + f"""{5 if fskd_ok else 4}. **A shared preprocessing step can matter more than the method**:
+   without the BatchNorm re-estimation that every cell gets, §2 measured a loss of up to {lost[worst]:.1f} points
+   ({worst[1]}, {worst[0]} student).
+"""))
+
+# %% [markdown]
+# **Try next.**
+# * Add K = 5 to the plan (`benchmark.PLANS["standard"]`, a copy with `ks=(1, 5, 10)`) and see whether the lead
+#   shrinks steadily with K.
+# * Run the sweep yourself (`RUN_SWEEP = True`, long) and check that the rule chooses the same budgets.
+# * Put Hinton KD back into the standard grid (`methods=fewshot.METHODS`) and see where it lands between BP and
+#   Iter-KD.
+# * Decide a claim of your own with `protocol.compare`, e.g. "Iter-KD beats FitNet at K = 10" on each student.
+# * On a GPU, `FSC_SCALE=paper` runs the CIFAR-10 grid with the papers' budgets (§8).
 
 # %% [markdown]
 # ## References
