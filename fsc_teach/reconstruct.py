@@ -253,27 +253,33 @@ def obc_prune(W: Tensor, H: Tensor, sparsity: float, damp: float = DAMP) -> Tens
     times: prune ``q = argmin w_q² / Hi_qq`` (the saliency, OBS's loss increase up to a factor ½), update every
     weight by ``δ = −(w_q / Hi_qq) · Hi[:, q]`` (which sets ``w_q`` to zero), and remove ``q`` from ``Hi`` by the
     rank-one downdate ``Hi ← Hi − Hi[:, q] Hi[q, :] / Hi_qq``. After every step the survivors are the least-squares
-    optimum for the zeros so far (the test's oracle). Exact and greedy, but ``O(out · k · in²)`` time: small layers.
-    Rows are processed together, as many as fit ``OBC_MEMORY`` float64 entries of stacked ``Hi``.
+    optimum for the zeros so far (the test's oracle). Exact and greedy, but slow: small layers only.
+
+    The downdates are kept as their vectors ``v_t = Hi[:, q_t] / √Hi_qq`` and applied lazily: a step needs only
+    ``Hi``'s diagonal and column ``q``, ``Hi₀[:, q] − Σ_t v_t v_t[q]`` — ``O(k² · in)`` per row instead of
+    ``O(k · in²)`` for the whole matrix. Rows are processed together, as many as fit ``OBC_MEMORY`` entries.
     """
     _check_wh(W, H)
     _check_sparsity(sparsity)
     validate.real("damp", damp, low=0.0)
     w_all, h = _dead_and_damped(W, H, damp)
-    hinv, (rows, d) = _inverse(h), w_all.shape
+    hinv0, (rows, d) = _inverse(h), w_all.shape
     k = count(sparsity, d)
-    chunk = max(1, OBC_MEMORY // (d * d))
+    chunk = max(1, OBC_MEMORY // max(1, k * d))
     for r0 in range(0, rows, chunk):
         w = w_all[r0:r0 + chunk]  # a view: updated in place
         r = torch.arange(len(w), device=w.device)
-        hi = hinv.expand(len(w), d, d).clone()  # (R, in, in): one inverse Hessian per row
+        vs = w.new_zeros(len(w), k, d)  # (R, k, in): the downdate vectors so far, one set per row
+        diag = torch.diagonal(hinv0).expand(len(w), d).clone()  # (R, in): Hi's diagonal, kept up to date
         pruned = torch.zeros_like(w, dtype=torch.bool)
-        for _ in range(k):
-            diag = torch.diagonal(hi, dim1=1, dim2=2)
+        for t in range(k):
             q = (w ** 2 / diag).masked_fill(pruned, float("inf")).argmin(1)  # (R,)
-            col, hqq = hi[r, :, q], diag[r, q]  # (R, in), (R,)
+            vq = vs[:, :t].gather(2, q.view(-1, 1, 1).expand(-1, t, 1))  # (R, t, 1): v_s[q] for s < t
+            col = hinv0[q] - torch.bmm(vq.transpose(1, 2), vs[:, :t]).squeeze(1)  # (R, in): Hi[:, q]
+            hqq = col[r, q]
             w -= (w[r, q] / hqq)[:, None] * col
-            hi -= col[:, :, None] * col[:, None, :] / hqq[:, None, None]
+            vs[:, t] = col / hqq.sqrt()[:, None]
+            diag -= vs[:, t] ** 2
             pruned[r, q] = True
             w[pruned] = 0.0  # exactly zero (the update leaves rounding residue)
     return w_all.to(W.dtype).to(W.device)

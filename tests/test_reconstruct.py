@@ -106,6 +106,21 @@ def test_obc_removing_one_weight_is_the_closed_form_obs_step():
     assert bool((got[torch.arange(len(w)), q] == 0).all())
 
 
+def test_obc_is_greedy_obs_with_the_inverse_of_the_surviving_inputs():
+    """Each step prunes the weight of least saliency ``w_q² / [(H_SS)⁻¹]_qq`` over the survivors ``S`` (explicit
+    inverse of the restricted ``H``) and moves the survivors to their least-squares optimum."""
+    x, w, h = _problem(seed=3, d=12)
+    expected = w.clone()
+    for r in range(len(w)):
+        alive = torch.ones(12, dtype=torch.bool)
+        for _ in range(count(0.75, 12)):
+            idx = alive.nonzero().flatten()
+            saliency = expected[r, idx] ** 2 / torch.diagonal(torch.linalg.inv(h[idx][:, idx]))
+            alive[idx[saliency.argmin()]] = False
+            expected[r] = _least_squares(w[r:r + 1], h, ~alive[None])[0]
+    torch.testing.assert_close(obc_prune(w, h, 0.75, damp=0.0), expected, rtol=1e-8, atol=1e-8)
+
+
 @pytest.mark.parametrize("sparsity", [0.3, 0.5, 0.8])
 def test_obc_survivors_are_the_least_squares_optimum_for_its_mask(sparsity):
     x, w, h = _problem(seed=2)
