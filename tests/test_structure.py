@@ -16,7 +16,8 @@ from fsc_teach.cross import cross_distill
 from fsc_teach.models import VGG
 
 PACKAGE = Path(fsc_teach.__file__).parent
-METHOD_MODULES = ["kd.py", "fitnets.py", "fskd.py", "cross.py", "iterative.py", "fewshot.py", "analysis.py"]
+METHOD_MODULES = ["kd.py", "fitnets.py", "fskd.py", "cross.py", "iterative.py", "fewshot.py", "analysis.py",
+                  "reconstruct.py", "layerwise.py"]
 HOOKS = {"register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook"}
 
 

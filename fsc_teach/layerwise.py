@@ -1,0 +1,185 @@
+"""One-shot compression of a network layer by layer with ``reconstruct``'s solvers: which inputs calibrate a layer.
+
+``compress_model(student, teacher, x, method, ...)`` walks the blocks' convs from the input to the output (and
+optionally the head's linear layer). For each layer it accumulates the Gram matrix ``H`` of its inputs on the few
+images ``x`` and replaces the weight by the method's compressed one. What "its inputs" are is the question cross
+distillation asks (Bai et al., AAAI 2020), here for the whole family:
+
+* ``calibration="teacher"``: the dense teacher's inputs to the layer, ``H = X_tᵀX_t / n`` — every layer solved on
+  clean features, as cross distillation's correction loss feeds them (Eq. 2);
+* ``"student"``: the already-compressed student's inputs, ``H = X_sᵀX_s / n`` — later layers see, and can make up
+  for, the earlier layers' errors, as in the imitation loss (Eq. 3) and the sequential pass of the SparseGPT and
+  GPTQ reference code;
+* ``"asymmetric"``: the student's inputs and the teacher's outputs, ``‖X_s Ŵᵀ − X_t Wᵀ‖²`` (no-cross, Eq. 1):
+  first the target ``W* = reconstruct.asymmetric_target(W, H_s, X_sᵀX_t / n)``, then ``W*`` compressed with ``H_s``.
+
+Everything else stays: BatchNorm (re-estimate it with ``train.recalibrate_bn_`` if wanted), conv biases, the first
+conv's inputs (the images). Features are read through ``models.block_input`` and ``run_blocks`` only, each
+network's block inputs carried forward batch by batch.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from . import reconstruct as rc
+from . import validate
+from .models import BlockNet, ConvBlock, block_input, run_blocks
+from .progress import bar
+from .train import eval_mode
+
+__all__ = ["METHODS", "CALIBRATIONS", "compress_model"]
+
+PRUNERS = ("magnitude", "wanda", "sparsegpt", "obc")
+QUANTIZERS = ("rtn", "gptq")
+METHODS = PRUNERS + QUANTIZERS
+CALIBRATIONS = ("teacher", "student", "asymmetric")
+
+
+def _compressor(method: str, sparsity, bits, nm, blocksize: int, damp: float, act_order: bool):
+    """``f(W, H) -> Ŵ`` for the named method, its options bound."""
+    return {
+        "magnitude": lambda W, H: rc.magnitude_prune(W, sparsity),
+        "wanda": lambda W, H: rc.wanda_prune(W, H, sparsity),
+        "sparsegpt": lambda W, H: rc.sparsegpt_prune(W, H, sparsity, blocksize, damp, nm),
+        "obc": lambda W, H: rc.obc_prune(W, H, sparsity, damp),
+        "rtn": lambda W, H: rc.rtn_quantize(W, bits),
+        "gptq": lambda W, H: rc.gptq_quantize(W, H, bits, blocksize, damp, act_order),
+    }[method]
+
+
+def _conv(model: BlockNet, l: int) -> nn.Conv2d:
+    block = model.blocks[l]
+    if not isinstance(block, ConvBlock) or not isinstance(block.conv, nn.Conv2d):
+        raise ValueError(f"compress_model handles chains of ConvBlocks with one plain conv each (VGG, SmallCNN); "
+                         f"block {l} is a {type(block).__name__} (a residual block's inner features would have to "
+                         "be read by hand)")
+    return block.conv
+
+
+def _head_linear(model: BlockNet) -> nn.Linear:
+    """The head's final ``nn.Linear``, when everything before it in the head is parameter-free (Flatten, pooling)."""
+    head = model.head
+    if not (isinstance(head, nn.Sequential) and isinstance(head[-1], nn.Linear)
+            and not any(True for m in head[:-1] for _ in m.parameters())):
+        raise ValueError("head=True needs a head nn.Sequential(<parameter-free modules>, nn.Linear), e.g. VGG's "
+                         "'linear' head; this network's head has layers with parameters before its last linear")
+    return head[-1]
+
+
+def _check(student, teacher, x, method, sparsity, bits, calibration, head, blocks, nm, blocksize, damp,
+           act_order, batch_size) -> list[int]:
+    validate.module("teacher", teacher, BlockNet)
+    if student is not None:
+        validate.module("student", student, BlockNet)
+        if student.widths != teacher.widths or len(student.blocks) != len(teacher.blocks):
+            raise ValueError(f"student must have the teacher's widths (got {student.widths} vs {teacher.widths}): "
+                             "layer-wise compression keeps every shape")
+    validate.images("x", x, "teacher", teacher)
+    validate.choice("method", method, METHODS)
+    validate.choice("calibration", calibration, CALIBRATIONS)
+    validate.flag("head", head)
+    validate.flag("act_order", act_order)
+    validate.integer("batch_size", batch_size, low=1)
+    if method in PRUNERS:
+        if bits is not None:
+            raise ValueError(f"method={method!r} prunes: give sparsity, not bits (bits is for 'rtn' and 'gptq')")
+        validate.real("sparsity", sparsity, low=0.0, high=1.0, high_open=True)
+    else:
+        if sparsity is not None:
+            raise ValueError(f"method={method!r} quantizes: give bits, not sparsity")
+        validate.integer("bits", bits, low=2)
+    if nm is not None and method != "sparsegpt":
+        raise ValueError(f"nm (an n:m pattern) is SparseGPT's option; method={method!r} does not take it")
+    validate.integer("blocksize", blocksize, low=1)
+    validate.real("damp", damp, low=0.0)
+    order = list(range(len(teacher.blocks))) if blocks is None else \
+        list(validate.indices("blocks", validate.sequence("blocks", blocks, "block indices"), len(teacher.blocks)))
+    if order != sorted(set(order)):
+        raise ValueError(f"blocks must be distinct block indices in increasing order, got {order}")
+    for l in order:
+        _conv(teacher, l)
+    if head:
+        _head_linear(teacher)
+    return order
+
+
+def _calibrate(layer_s: nn.Module, layer_t: nn.Module, h_s: list[Tensor], h_t: list[Tensor],
+               calibration: str) -> rc.GramAccumulator:
+    """``H`` (and ``C`` for ``"asymmetric"``) of one layer over every batch of carried block inputs."""
+    acc = rc.GramAccumulator()
+    for hs, ht in zip(h_s, h_t):
+        if calibration == "teacher":
+            acc.add(rc.layer_inputs(layer_t, ht))
+        elif calibration == "student":
+            acc.add(rc.layer_inputs(layer_s, hs))
+        else:
+            acc.add(rc.layer_inputs(layer_s, hs), rc.layer_inputs(layer_t, ht))
+    return acc
+
+
+@torch.no_grad()
+def _compress_layer_(layer_s: nn.Module, layer_t: nn.Module, acc: rc.GramAccumulator, calibration: str,
+                     compress, damp: float, name: str) -> dict:
+    """Replace ``layer_s.weight`` by the compressed one; returns the layer's record for ``info``."""
+    H = acc.H
+    if calibration == "asymmetric":
+        target = rc.asymmetric_target(layer_t.weight.flatten(1), H, acc.C, damp)
+    else:
+        target = layer_s.weight.detach().flatten(1).clone()
+    w_hat = compress(target, H)
+    layer_s.weight.copy_(w_hat.view_as(layer_s.weight))
+    error, scale = rc.layer_error(target, w_hat, H), rc.layer_error(target, torch.zeros_like(target), H)
+    return {"layer": name, "rows": acc.n, "inputs": H.shape[0], "error": error,
+            "relative_error": error / scale if scale > 0 else 0.0,
+            "sparsity": float((w_hat == 0).double().mean())}
+
+
+def compress_model(student: BlockNet | None, teacher: BlockNet, x: Tensor, method: str, *,
+                   sparsity: float | None = None, bits: int | None = None, calibration: str = "student",
+                   head: bool = False, blocks: Sequence[int] | None = None, nm: tuple[int, int] | None = None,
+                   blocksize: int = rc.BLOCKSIZE, damp: float = rc.DAMP, act_order: bool = False,
+                   batch_size: int = 64, progress: bool = True) -> tuple[BlockNet, dict]:
+    """Compress ``student``'s convs (and the head's linear with ``head=True``) one after the other, on images ``x``.
+
+    ``student=None`` starts from a deep copy of ``teacher``; a given student must have the teacher's widths and is
+    changed in place. ``method``: ``"magnitude"``, ``"wanda"``, ``"sparsegpt"``, ``"obc"`` (small layers only) with
+    ``sparsity`` (exactly that fraction of every output row), or ``"rtn"``, ``"gptq"`` with ``bits``. ``blocks``:
+    which blocks' convs (default all, in order). ``calibration`` (see the module docstring): whose inputs make ``H``.
+    The target weight is the student's own (``"teacher"``, ``"student"``) or ``W*`` from the teacher's layer
+    (``"asymmetric"``). Both networks run in eval mode; the teacher is only read.
+
+    Returns ``(student, info)``: ``info["layers"]`` holds per layer its name, ``rows`` of ``X``, ``inputs``, the
+    ``error`` ``tr((W − Ŵ) H (W − Ŵ)ᵀ)`` against the target weight, that error relative to ``tr(W H Wᵀ)``
+    (``relative_error``) and the fraction of zero weights; ``info["time"]`` in seconds.
+    """
+    order = _check(student, teacher, x, method, sparsity, bits, calibration, head, blocks, nm, blocksize, damp,
+                   act_order, batch_size)
+    start = time.perf_counter()
+    compress = _compressor(method, sparsity, bits, nm, blocksize, damp, act_order)
+    student = copy.deepcopy(teacher) if student is None else student
+    sdev, tdev = next(student.parameters()).device, next(teacher.parameters()).device
+    records = []
+    with eval_mode(student, teacher), torch.no_grad():
+        chunks = [x[i:i + batch_size] for i in range(0, len(x), batch_size)]
+        h_s = [block_input(student, c.to(sdev), 0) for c in chunks]
+        h_t = [block_input(teacher, c.to(tdev), 0) for c in chunks]
+        stop = len(teacher.blocks) if head else (order[-1] + 1 if order else 0)
+        for l in bar(range(stop), desc=f"compress ({method})", disable=not progress, leave=False):
+            if l in order:
+                layer_s, layer_t = _conv(student, l), _conv(teacher, l)
+                acc = _calibrate(layer_s, layer_t, h_s, h_t, calibration)
+                records.append(_compress_layer_(layer_s, layer_t, acc, calibration, compress, damp,
+                                                f"blocks.{l}.conv"))
+            h_s = [run_blocks(student, h, l, l + 1) for h in h_s]  # the compressed block's outputs
+            h_t = [run_blocks(teacher, h, l, l + 1) for h in h_t]
+        if head:
+            layer_s, layer_t = _head_linear(student), _head_linear(teacher)
+            pre_s, pre_t = student.head[:-1], teacher.head[:-1]  # parameter-free (Flatten, pooling)
+            acc = _calibrate(layer_s, layer_t, [pre_s(h) for h in h_s], [pre_t(h) for h in h_t], calibration)
+            records.append(_compress_layer_(layer_s, layer_t, acc, calibration, compress, damp, "head"))
+    return student, {"layers": records, "time": time.perf_counter() - start}
