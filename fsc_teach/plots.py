@@ -129,7 +129,14 @@ def training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]):
 PALETTE = {"teacher": "#555555", "L1-norm": "#9e9e9e", "L1+BN": "#17becf", "scratch": "#8c564b", "BP": "#8c564b",
            "KD": "#ff7f0e", "Iter-KD": "#bcbd22", "FitNet": "#9467bd", "FSKD": "#2ca02c", "Ours-NC": "#1f77b4",
            "Ours": "#d62728", "Ours-S": "#e377c2", "function matching": "#2ca02c", "standard KD": "#ff7f0e",
+<<<<<<< HEAD
            "CE only": "#8c564b", "FitNet single-stage": "#404096"}  # CE only = scratch; FitNets' library variant
+=======
+           # notebook 01: pruning rules, quantization grids, and the two data sources of a sensitivity scan
+           "layer-wise magnitude": "#393b79", "global magnitude": "#e6550d", "global on std-normalised weights": "#7b4173",
+           "sensitivity-guided": "#31a354", "per tensor": "#8c6d31", "per channel": "#3182bd",
+           "scan on the test set": "#636363", "few-shot scan": "#fd8d3c"}
+>>>>>>> nb01
 _OTHERS = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
 
 
@@ -147,23 +154,29 @@ def color(label: str) -> str:
 def accuracy_vs(x: Sequence[float], series: Mapping[str, Sequence[float]], xlabel: str, *,
                 cost: Sequence[float] | None = None, cost_label: str = "", reference: float | None = None,
                 title: str = "", ax=None):
-    """Accuracy curves (values in [0, 1], drawn in %) against ``x``, with an optional cost curve on a second axis."""
+    """Accuracy curves (values in [0, 1], drawn in %) against ``x``, with an optional cost curve on a second axis.
+
+    Each curve has the course's colour for its label (``color``); the legend (cost curve included) sits below
+    the axes, outside the data.
+    """
     _check_curves(x, series, cost, reference, ax)
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 4))
+        _, ax = plt.subplots(figsize=(7, 4.6))
     for label, acc in series.items():
-        ax.plot(x, [100 * a for a in acc], marker="o", label=label)
+        ax.plot(x, [100 * a for a in acc], marker="o", label=label, color=color(label))
     if reference is not None:
         ax.axhline(100 * reference, color="grey", ls=":", label=f"unpruned ({100 * reference:.2f} %)")
     ax.set(xlabel=xlabel, ylabel="test accuracy (%)", title=title)
     ax.grid(alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
     if cost is not None:
         twin = ax.twinx()
-        twin.plot(x, cost, color="tab:red", ls="--", marker=".", label=cost_label)
+        handles += twin.plot(x, cost, color="tab:red", ls="--", marker=".", label=cost_label)
+        labels.append(cost_label)
         twin.set_ylabel(cost_label, color="tab:red")
         twin.tick_params(axis="y", colors="tab:red")
         twin.set_ylim(bottom=0)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
     ax.figure.tight_layout()
     return ax
 
