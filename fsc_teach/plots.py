@@ -129,14 +129,11 @@ def training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]):
 PALETTE = {"teacher": "#555555", "L1-norm": "#9e9e9e", "L1+BN": "#17becf", "scratch": "#8c564b", "BP": "#8c564b",
            "KD": "#ff7f0e", "Iter-KD": "#bcbd22", "FitNet": "#9467bd", "FSKD": "#2ca02c", "Ours-NC": "#1f77b4",
            "Ours": "#d62728", "Ours-S": "#e377c2", "function matching": "#2ca02c", "standard KD": "#ff7f0e",
-<<<<<<< HEAD
-           "CE only": "#8c564b", "FitNet single-stage": "#404096"}  # CE only = scratch; FitNets' library variant
-=======
+           "CE only": "#8c564b", "FitNet single-stage": "#404096",  # CE only = scratch; FitNets' library variant
            # notebook 01: pruning rules, quantization grids, and the two data sources of a sensitivity scan
            "layer-wise magnitude": "#393b79", "global magnitude": "#e6550d", "global on std-normalised weights": "#7b4173",
            "sensitivity-guided": "#31a354", "per tensor": "#8c6d31", "per channel": "#3182bd",
            "scan on the test set": "#636363", "few-shot scan": "#fd8d3c"}
->>>>>>> nb01
 _OTHERS = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
 
 

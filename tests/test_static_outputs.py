@@ -21,11 +21,7 @@ def _outputs(nb: dict):
 
 
 # Committed before progress bars went static and not re-run since: each must pass (strict) once it is re-run.
-<<<<<<< HEAD
-NOT_RERUN = {"01_compression_basics.ipynb"}
-=======
-NOT_RERUN = {"05_fskd.ipynb"}
->>>>>>> nb01
+NOT_RERUN: set[str] = set()
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="re-run pending"))
