@@ -38,11 +38,12 @@ from .fewshot import Scheme, Settings
 from .models import BlockNet
 from .protocol import Comparison, compare
 
-__all__ = ["Plan", "PLANS", "BASELINES", "LAYERWISE", "cells", "plan_cell", "run_plan", "summary", "claims",
+__all__ = ["Plan", "PLANS", "BASELINES", "LAYERWISE", "LATER", "cells", "plan_cell", "run_plan", "summary", "claims",
            "write_outputs", "write_table", "read_table", "compare_methods", "main"]
 
 BASELINES = ("BP", "KD", "Iter-KD", "FitNet", "FSKD")  # methods that start from the data-free pruned student
 LAYERWISE = ("Ours-NC", "Ours", "Ours-S")  # cross distillation (Bai et al., AAAI 2020)
+LATER = ("Wanda", "SparseGPT", "MiR")  # where few-sample compression went next (notebook 08)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@
 A method given too few steps loses for lack of optimisation, not for its idea, so the benchmark's budgets are
 chosen from measurements, the same way for every method. ``run_sweep`` runs each trained method of a
 ``benchmark.Plan`` at several budgets (``SWEEPS``: Adam steps per layer for cross distillation's three variants,
-optimiser steps per stage for BP, KD, Iter-KD and FitNet) on each of the plan's students, at one K and several
+optimiser steps per stage for BP, KD, Iter-KD, FitNet and MiR) on each of the plan's students, at one K and several
 draws, with everything else as the plan has it. It also runs every variant at the smallest budget *without*
 BatchNorm re-estimation (``bn`` False), which isolates what that re-estimation does.
 
@@ -26,9 +26,10 @@ from . import data, fewshot, grid, validate
 from .benchmark import LAYERWISE, PLANS, Plan, _check_run, _measure, write_table
 from .fewshot import Scheme
 
-__all__ = ["SWEEPS", "SEEDS", "CAPS", "TRAINED", "sweep_cells", "run_sweep", "choose", "shortfall", "plateau_table", "read_sweep", "main"]
+__all__ = ["SWEEPS", "SEEDS", "CAPS", "TRAINED", "BUDGET_FREE", "sweep_cells", "run_sweep", "choose", "shortfall", "plateau_table", "read_sweep", "main"]
 
-TRAINED = ("BP", "KD", "Iter-KD", "FitNet")  # the methods whose budget is train_steps
+TRAINED = ("BP", "KD", "Iter-KD", "FitNet", "MiR")  # the methods whose budget is train_steps
+BUDGET_FREE = ("L1-norm", "L1+BN", "FSKD", "Wanda", "SparseGPT")  # one solve (or none): nothing to sweep
 # the budgets tried per scale: {Settings field: budgets}; the first is the smallest
 SWEEPS: dict[str, dict[str, tuple[int, ...]]] = {
     "quick": {"steps": (2, 4), "train_steps": (2, 4)},
@@ -46,7 +47,7 @@ _UNIT = {"steps": " steps per layer", "train_steps": " steps per stage"}
 def sweep_cells(plan: Plan, sweeps: Mapping[str, Sequence[int]], *, k: int = 5, seeds: Sequence[int] = (0, 1, 2)
                 ) -> list[dict]:
     """The sweep's cells: per teacher, student and draw, each trained method at each budget, each at the smallest
-    budget without BatchNorm re-estimation, and the budget-free L1-norm, L1+BN (and FSKD where it applies)."""
+    budget without BatchNorm re-estimation, and the budget-free methods (``BUDGET_FREE``) where they apply."""
     validate.module("plan", plan, Plan)
     validate.integer("k", k, low=1)
     validate.sequence("seeds", seeds, "seeds", min_len=1)
@@ -65,7 +66,7 @@ def sweep_cells(plan: Plan, sweeps: Mapping[str, Sequence[int]], *, k: int = 5, 
                     field = _FAMILY[m]
                     out += [{**here, "method": m, field: b} for b in sweeps[field]]
                     out.append({**here, "method": m, field: sweeps[field][0], "bn": False})
-                out += [{**here, "method": m} for m in ("L1-norm", "L1+BN", "FSKD") if fewshot.applicable(m, s)]
+                out += [{**here, "method": m} for m in BUDGET_FREE if fewshot.applicable(m, s)]
     return out
 
 

@@ -16,7 +16,9 @@ BatchNorm statistics re-estimated on the K-shot images: the data-free baseline e
 ``KD`` (Hinton KD, notebook 02), ``Iter-KD`` (a two-step Parent → Child chain, Yalburgi 2019: prune half-way,
 distil, prune to the target, distil), ``FitNet`` (two-stage, notebook 04), ``FSKD`` (notebook 05; structured
 only — its 1x1 merge would densify a sparse conv), ``Ours-NC``, ``Ours``, ``Ours-S`` (cross distillation, Eq. 1,
-4, 8).
+4, 8), and from where few-sample compression went next (notebook 08): ``Wanda`` and ``SparseGPT`` (one-shot
+layer-wise pruning from the images' Gram matrix; unstructured only) and ``MiR`` (mimic the teacher's features
+before the head, then reuse its head).
 
 ``run_cell`` compresses and measures (test accuracy, parameters, FLOPs, time): the unit of ``grid.run_grid``.
 Every method draws randomness only from its own seeded generators (FitNet's regressor is built under
@@ -34,7 +36,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from . import cross, fitnets, fskd, kd, prune, validate
+from . import cross, fitnets, fskd, kd, layerwise, mir, prune, validate
 from .models import BasicBlock, BlockNet, count_flops, count_params
 from .students import l1_to_widths
 from .train import evaluate, fit, predict, recalibrate_bn_, trainable_copy
@@ -162,9 +164,13 @@ def _distill(student: BlockNet, teacher: BlockNet, x: Tensor, y: Tensor, seed: i
         kd.distill(student, teacher, x, y, **kw)
 
 
+def _conv_names(model: BlockNet, b: int) -> list[str]:
+    """The convs of block ``b`` that an unstructured scheme prunes: ``conv`` (VGG) or ``conv1``, ``conv2`` (ResNet)."""
+    return [f"blocks.{b}.{c}" for c in ("conv", "conv1", "conv2") if hasattr(model.blocks[b], c)]
+
+
 def _magnitude_student(teacher: BlockNet, scheme: Scheme, sparsity: float | None = None) -> BlockNet:
-    names = {f"blocks.{b}.conv.weight" for b in scheme.pruned_blocks(teacher)} | \
-            {f"blocks.{b}.conv{i}.weight" for b in scheme.pruned_blocks(teacher) for i in (1, 2)}
+    names = {f"{n}.weight" for b in scheme.pruned_blocks(teacher) for n in _conv_names(teacher, b)}
     masks = {n: m for n, m in prune.magnitude_masks(teacher, scheme.sparsity if sparsity is None else sparsity).items()
              if n in names}
     return prune.apply_masks_(trainable_copy(teacher), masks)
@@ -243,18 +249,47 @@ def _fskd(teacher, scheme, x, y, seed, s):
     return fskd.fskd(student, teacher, x, kept=kept, progress=False), None
 
 
+def _one_shot(method: str) -> Callable:
+    def run(teacher, scheme, x, y, seed, s):
+        if scheme.kind != "unstructured":
+            raise ValueError(f"{method} prunes single weights (unstructured); use an unstructured scheme")
+        student = trainable_copy(teacher)
+        layerwise.compress_blocks(student, x.to(next(student.parameters()).device), method.lower(),
+                                  scheme.pruned_blocks(teacher), sparsity=scheme.sparsity)
+        return student, None
+    run.__doc__ = {"Wanda": "Wanda (Sun et al., ICLR 2024): per output row, drop the weights of least |w|·‖x‖ on the "
+                            "images; no update, no labels (notebook 08).",
+                   "SparseGPT": "SparseGPT (Frantar & Alistarh, ICML 2023): per layer, prune by OBS saliency and "
+                                "correct the remaining weights with the images' inverse Gram matrix; no labels "
+                                "(notebook 08)."}[method]
+    return run
+
+
+def _mir(teacher, scheme, x, y, seed, s):
+    """MiR (Wang et al., CVPR 2022): the pruned backbone mimics the teacher's features before the head (MSE, no
+    labels), then the teacher's head replaces the student's (notebook 08)."""
+    student = _start(teacher, scheme)[0]
+    mir.mimic_then_replace(student, teacher, x, **_fit_kw(s, len(x), seed))
+    return student, None
+
+
 # Each method: (teacher, scheme, x, y, seed, settings) -> (student, cross-distillation masks or None).
 METHODS: dict[str, Callable] = {
     "L1-norm": _l1, "L1+BN": _l1_bn, "BP": _bp, "KD": _kd, "Iter-KD": _iter_kd, "FitNet": _fitnet, "FSKD": _fskd,
     "Ours-NC": _cross("nc"), "Ours": _cross("cross"), "Ours-S": _cross("soft"),
+    "Wanda": _one_shot("Wanda"), "SparseGPT": _one_shot("SparseGPT"), "MiR": _mir,
 }
+STRUCTURED_ONLY = ("FSKD",)  # its 1x1 merge would fill in a sparse conv's zeros
+UNSTRUCTURED_ONLY = ("Wanda", "SparseGPT")  # they choose single weights
 
 
 def applicable(method: str, scheme: Scheme) -> bool:
-    """Whether ``method`` applies to ``scheme`` (FSKD needs a structured student)."""
+    """Whether ``method`` applies to ``scheme`` (FSKD needs a structured student, Wanda and SparseGPT an
+    unstructured one)."""
     validate.choice("method", method, METHODS)
     validate.module("scheme", scheme, Scheme)
-    return not (method == "FSKD" and scheme.kind != "structured")
+    return not ((method in STRUCTURED_ONLY and scheme.kind != "structured")
+                or (method in UNSTRUCTURED_ONLY and scheme.kind != "unstructured"))
 
 
 def compress(method: str, teacher: BlockNet, scheme: Scheme, x: Tensor, y: Tensor, *, seed: int = 0,
@@ -310,7 +345,7 @@ def run_cell(method: str, teacher: BlockNet, scheme: Scheme, x: Tensor, y: Tenso
     student = _shrunk(masked, scheme)
     sparse = scheme.kind == "unstructured"
     size = tuple(x.shape[1:])
-    out = {"method": method, "acc": evaluate(student, x_test, y_test, batch_size=250),
+    out = {"method": method, "acc": evaluate(student, x_test, y_test),
            "params": count_params(student, nonzero=sparse), "flops": count_flops(student, size, nonzero=sparse),
            "cpu_s": round(cpu, 3), "wall_s": round(wall, 3)}
     if analyse is not None:

@@ -16,6 +16,10 @@ distillation asks (Bai et al., AAAI 2020), here for the whole family:
 Everything else stays: BatchNorm (re-estimate it with ``train.recalibrate_bn_`` if wanted), conv biases, the first
 conv's inputs (the images). Features are read through ``models.block_input`` and ``run_blocks`` only, each
 network's block inputs carried forward batch by batch.
+
+``compress_blocks(model, x, method, blocks, ...)`` is the sequential (``"student"``) pass for any ``BlockNet`` — a
+ResNet's two convs inside each residual block included (``models.conv_inputs``). On a chain of ConvBlocks it gives
+the weights of ``compress_model(..., calibration="student")`` (a test checks it).
 """
 from __future__ import annotations
 
@@ -28,11 +32,11 @@ from torch import Tensor, nn
 
 from . import reconstruct as rc
 from . import validate
-from .models import BlockNet, ConvBlock, block_input, run_blocks
+from .models import BlockNet, ConvBlock, block_input, conv_inputs, run_blocks
 from .progress import bar
 from .train import eval_mode
 
-__all__ = ["METHODS", "CALIBRATIONS", "compress_model"]
+__all__ = ["METHODS", "CALIBRATIONS", "compress_model", "compress_blocks"]
 
 PRUNERS = ("magnitude", "wanda", "sparsegpt", "obc")
 QUANTIZERS = ("rtn", "gptq")
@@ -183,3 +187,42 @@ def compress_model(student: BlockNet | None, teacher: BlockNet, x: Tensor, metho
             acc = _calibrate(layer_s, layer_t, [pre_s(h) for h in h_s], [pre_t(h) for h in h_t], calibration)
             records.append(_compress_layer_(layer_s, layer_t, acc, calibration, compress, damp, "head"))
     return student, {"layers": records, "time": time.perf_counter() - start}
+
+
+
+def compress_blocks(model: BlockNet, x: Tensor, method: str, blocks: Sequence[int], *, sparsity: float | None = None,
+                    bits: int | None = None, nm: tuple[int, int] | None = None, blocksize: int = rc.BLOCKSIZE,
+                    damp: float = rc.DAMP, act_order: bool = False, batch_size: int = 64) -> dict:
+    """Compress every conv of ``model.blocks[l]`` for ``l`` in ``blocks`` (increasing), in place, each on the inputs
+    it receives from the model compressed so far (sequential calibration) — a ResNet's two convs per residual block
+    included (``models.conv_inputs``).
+
+    Methods and options as ``compress_model``. Returns ``info`` as ``compress_model`` does.
+    """
+    validate.module("model", model, BlockNet)
+    validate.images("x", x, "model", model)
+    validate.choice("method", method, METHODS)
+    validate.integer("batch_size", batch_size, low=1)
+    prunes = method in PRUNERS
+    if (sparsity is None) == prunes or (bits is None) != prunes:
+        wanted, other = ("sparsity", "bits") if prunes else ("bits", "sparsity")
+        raise ValueError(f"method={method!r} takes {wanted}=..., not {other}; got sparsity={sparsity}, bits={bits}")
+    order = list(validate.indices("blocks", validate.sequence("blocks", blocks, "block indices", min_len=1),
+                                  len(model.blocks)))
+    if order != sorted(set(order)):
+        raise ValueError(f"blocks must be distinct block indices in increasing order, got {order}")
+    compress = _compressor(method, sparsity, bits, nm, blocksize, damp, act_order)
+    start, records = time.perf_counter(), []
+    device = next(model.parameters()).device
+    with eval_mode(model), torch.no_grad():
+        hs = [block_input(model, x[i:i + batch_size].to(device), order[0]) for i in range(0, len(x), batch_size)]
+        for l in range(order[0], order[-1] + 1):
+            if l in order:
+                block = model.blocks[l]
+                for name in conv_inputs(block, hs[0][:1]):  # the block's convs, in the order it applies them
+                    layer, acc = getattr(block, name), rc.GramAccumulator()
+                    for h in hs:
+                        acc.add(rc.layer_inputs(layer, conv_inputs(block, h)[name]))
+                    records.append(_compress_layer_(layer, layer, acc, "student", compress, damp, f"blocks.{l}.{name}"))
+            hs = [run_blocks(model, h, l, l + 1) for h in hs]
+    return {"layers": records, "time": time.perf_counter() - start}

@@ -25,7 +25,7 @@ from . import validate
 __all__ = [
     "ConvBlock", "BlockNet", "VGG", "SmallCNN", "BasicBlock", "ResNetCIFAR", "ARCHITECTURES",
     "vgg_fmnist", "small_cnn", "vgg16_cifar", "resnet_cifar", "build_model", "block_io", "block_input",
-    "run_blocks",
+    "run_blocks", "conv_inputs",
     "count_params", "count_flops",
 ]
 
@@ -295,6 +295,19 @@ def _run_blocks(model: BlockNet, h: Tensor, start: int, stop: int) -> Tensor:
     for block in model.blocks[start:stop]:
         h = block(h)
     return h
+
+
+def conv_inputs(block: nn.Module, h: Tensor) -> dict[str, Tensor]:
+    """The input of each conv inside one block, for the block input ``h``, in the order the block applies them.
+
+    ``{"conv": h}`` for a ``ConvBlock``; ``{"conv1": h, "conv2": relu1(bn1(conv1(h)))}`` for a ``BasicBlock`` (with
+    the block's current weights: after changing ``conv1``, call it again for ``conv2``'s new input).
+    """
+    validate.module("block", block, (ConvBlock, BasicBlock))
+    validate.tensor("h", h, ndim=4, kind="float")
+    if isinstance(block, ConvBlock):
+        return {"conv": h}
+    return {"conv1": h, "conv2": block.relu1(block.bn1(block.conv1(h)))}
 
 
 def block_io(model: BlockNet, x: Tensor, upto: int | None = None) -> list[tuple[Tensor, Tensor]]:

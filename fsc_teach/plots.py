@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 import torch
 from torch import Tensor
@@ -119,6 +120,7 @@ def training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]]):
     ax_loss.set(xlabel="epoch", ylabel="training loss", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers: no 0.5-epoch ticks
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -133,7 +135,11 @@ PALETTE = {"teacher": "#555555", "L1-norm": "#9e9e9e", "L1+BN": "#17becf", "scra
            # notebook 01: pruning rules, quantization grids, and the two data sources of a sensitivity scan
            "layer-wise magnitude": "#393b79", "global magnitude": "#e6550d", "global on std-normalised weights": "#7b4173",
            "sensitivity-guided": "#31a354", "per tensor": "#8c6d31", "per channel": "#3182bd",
-           "scan on the test set": "#636363", "few-shot scan": "#fd8d3c"}
+           "scan on the test set": "#636363", "few-shot scan": "#fd8d3c",
+           # notebook 08: the Gram-matrix family; with error feedback through H⁻¹ (SparseGPT, GPTQ) one colour,
+           # without (magnitude, round to nearest) another
+           "magnitude": "#9e9e9e", "RTN": "#9e9e9e", "Wanda": "#a6761d", "SparseGPT": "#4d004b", "GPTQ": "#4d004b",
+           "OBC": "#c51b7d", "MiR": "#00441b"}
 _OTHERS = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
 
 

@@ -64,10 +64,10 @@ def ladder_accuracies(teacher: BlockNet, x, y, ladder: Sequence[float] = LADDER)
     validate.images("x", x, "teacher", teacher)
     validate.labels("y", y, rows=len(x))
     validate.sequence("ladder", ladder, "pruning ratios in (0, 1)", min_len=1)
-    out = {0.0: evaluate(teacher.eval(), x, y, batch_size=250)}
+    out = {0.0: evaluate(teacher.eval(), x, y)}
     for ratio in ladder:
         student = compress("L1-norm", teacher, Scheme("structured", ratio), None, None)  # no data at all
-        out[float(ratio)] = evaluate(student, x, y, batch_size=250)
+        out[float(ratio)] = evaluate(student, x, y)
     return out
 
 

@@ -140,20 +140,33 @@ def recalibrate_bn_(model: nn.Module, x: Tensor) -> nn.Module:
     return model.eval()
 
 
+EVAL_BATCH = 100  # images per forward pass when evaluating (the fastest measured on a 2-core CPU, channels last)
+
+
 @torch.no_grad()
-def predict(model: nn.Module, x: Tensor, batch_size: int = 1000, device: torch.device | str | None = None) -> Tensor:
-    """Logits of ``model`` on ``x`` in eval mode, computed in batches, returned on the CPU."""
+def predict(model: nn.Module, x: Tensor, batch_size: int = EVAL_BATCH,
+            device: torch.device | str | None = None) -> Tensor:
+    """Logits of ``model`` on ``x`` in eval mode, computed in batches, returned on the CPU.
+
+    On a CPU, image batches run through a channels-last copy of the model (the model itself is not touched, so
+    threads may share it): about 1.5× faster convolutions than the default layout on the course's 2-core machines
+    (10,000 test images through the teacher: 6.6 s instead of 9.9 s on one core). The logits equal the default
+    layout's up to float rounding.
+    """
     _check_inputs(model, x, batch_size)
     if device is not None:
         device = validate.device("device", device)
     else:  # where the model's weights are; a model without any runs where x is
         device = next(iter(model.parameters()), x).device
-    with eval_mode(model), torch.no_grad():
-        return torch.cat([model(x[i:i + batch_size].to(device)).float().cpu()
+    fast = device.type == "cpu" and x.ndim == 4
+    net = copy.deepcopy(model).to(memory_format=torch.channels_last) if fast else model
+    layout = torch.channels_last if fast else torch.preserve_format
+    with eval_mode(net), torch.no_grad():
+        return torch.cat([net(x[i:i + batch_size].to(device).contiguous(memory_format=layout)).float().cpu()
                           for i in range(0, len(x), batch_size)])
 
 
-def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 1000,
+def evaluate(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = EVAL_BATCH,
              device: torch.device | str | None = None) -> float:
     """Top-1 accuracy in [0, 1] of ``model`` on ``(x, y)``; the model's train/eval mode is restored afterwards."""
     _check_inputs(model, x, batch_size)

@@ -40,8 +40,9 @@ def test_the_sweep_has_every_budget_once_and_one_cell_without_batchnorm_re_estim
     plan = _toy_plan()
     cells = budget.sweep_cells(plan, SWEEP, k=1, seeds=(0, 1))
     assert len(cells) == len({grid.cell_key(c) for c in cells})
-    per_draw = 3 * (2 + 1) + 4 * (2 + 1)  # cross distillation and the trained methods, each + one without BN
-    assert len(cells) == 2 * (per_draw + 3) + 2 * (per_draw + 2)  # + L1-norm, L1+BN (+ FSKD on structured)
+    per_draw = 3 * (2 + 1) + 5 * (2 + 1)  # cross distillation and the trained methods, each + one without BN
+    # + L1-norm, L1+BN, then FSKD on structured, Wanda and SparseGPT on unstructured students
+    assert len(cells) == 2 * (per_draw + 3) + 2 * (per_draw + 4)
     assert sorted(c[f] for c in cells if c["method"] == "BP" and c["seed"] == 0 and c["kind"] == "structured"
                   for f in ("train_steps",)) == [1, 1, 3]
     assert [c for c in cells if c.get("bn") is False and c["method"] == "Ours"][0]["steps"] == 1
@@ -63,7 +64,7 @@ def test_a_toy_sweep_runs_resumes_and_tabulates(tmp_path):
     chosen = budget.choose(rows)
     assert chosen["steps"] in SWEEP["steps"] and chosen["train_steps"] in SWEEP["train_steps"]
     table = budget.plateau_table(rows)
-    assert {t["method"] for t in table} == {"Ours-NC", "Ours", "Ours-S", "BP", "KD", "Iter-KD", "FitNet"}
+    assert {t["method"] for t in table} == {"Ours-NC", "Ours", "Ours-S", "BP", "KD", "Iter-KD", "FitNet", "MiR"}
     ours = next(t for t in table if t["method"] == "Ours")
     mean = sum(100 * r["acc"] for r in rows if r["method"] == "Ours" and r["budget"] == 2 and r["bn"]) / 2
     assert ours["budgets"].startswith("1 / 2 ") and ours["accuracy (%)"].split(" / ")[1] == f"{mean:.2f}"

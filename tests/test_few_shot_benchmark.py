@@ -142,7 +142,7 @@ def test_paper_scale_runs_end_to_end_on_synthetic_cifar():
     plan = replace(paper, ks=(1,), seeds=(0,), eval_size=20,
                    settings={t: replace(s, steps=1, epochs=1, batch_size=None) for t, s in paper.settings.items()})
     rows = benchmark.run_plan(plan, teachers=teachers, tensors=(x, y, x, y), cache={}, progress=False)
-    assert len(rows) == len(benchmark.cells(plan)) == 2 * (2 * 10 + 2 * 9)  # L1+BN is the tenth method; FSKD is structured only
+    assert len(rows) == len(benchmark.cells(plan)) == 2 * (2 * 11 + 2 * 12)  # 13 methods; FSKD structured only, Wanda and SparseGPT unstructured only
     assert all(0.0 <= r["acc"] <= 1.0 and r["params"] > 0 for r in rows)
     structured = {(r["teacher"], r["student"]): set() for r in rows if r["kind"] == "structured"}
     for r in rows:

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from fsc_teach import fewshot, grid
+from fsc_teach.prune import count
 from fsc_teach.models import VGG
 
 from helpers import randomise_bn_
@@ -32,8 +33,13 @@ def test_every_structured_method_ends_at_the_l1_students_widths():
     teacher, (x, y) = _teacher(), _data()
     before = copy.deepcopy(teacher.state_dict())
     scheme = fewshot.Scheme("structured", 0.5)
-    widths = {m: fewshot.compress(m, teacher, scheme, x, y, settings=SETTINGS).widths for m in fewshot.METHODS}
+    widths = {m: fewshot.compress(m, teacher, scheme, x, y, settings=SETTINGS).widths for m in fewshot.METHODS
+              if fewshot.applicable(m, scheme)}
     assert set(map(tuple, widths.values())) == {(3, 4, 4, 10)}  # half the input channels of blocks 1..3
+    assert set(fewshot.METHODS) - set(widths) == set(fewshot.UNSTRUCTURED_ONLY)
+    for m in fewshot.UNSTRUCTURED_ONLY:
+        with pytest.raises(ValueError, match="unstructured"):
+            fewshot.compress(m, teacher, scheme, x, y, settings=SETTINGS)
     assert all(torch.equal(v, teacher.state_dict()[k]) for k, v in before.items())  # the teacher is only read
 
 
@@ -48,7 +54,11 @@ def test_unstructured_methods_keep_exactly_the_target_zeros():
         s = fewshot.compress(m, teacher, scheme, x, y, settings=SETTINGS)
         zeros = [int((b.conv.weight == 0).sum()) for b in s.blocks]
         assert zeros[0] == 0, m  # block 0 is not in the scheme
-        assert zeros[1:] == [round(0.75 * b.conv.weight.numel()) for b in s.blocks[1:]], m
+        if m in fewshot.UNSTRUCTURED_ONLY:  # Wanda and SparseGPT: the same count in every output row
+            assert all(((b.conv.weight.flatten(1) == 0).sum(1) == count(0.75, b.conv.weight[0].numel())).all()
+                       for b in s.blocks[1:]), m
+        else:  # magnitude masks per tensor
+            assert zeros[1:] == [round(0.75 * b.conv.weight.numel()) for b in s.blocks[1:]], m
 
 
 def test_bad_input_says_what_to_do():

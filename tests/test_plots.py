@@ -32,3 +32,11 @@ def test_training_curves_draw_each_run_in_one_colour_and_skip_unmeasured_trainin
     assert colours["scratch (seed 0)"] == colours["scratch (seed 0) (train)"] == colours["scratch (seed 0) (test)"]
     assert colours["KD (seed 0)"] == colours["KD (seed 0) (test)"] == plots.PALETTE["KD"]
     assert "KD (seed 0) (train)" not in colours  # NaN training accuracy (e.g. on mixed views) is not drawn
+
+
+def test_training_curves_tick_whole_epochs_only():
+    fig = plots.training_curves({"scratch": _history(n=2)})  # two epochs: matplotlib's default gives 1.0, 1.2, …
+    for ax in fig.axes:
+        fig.canvas.draw()
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks

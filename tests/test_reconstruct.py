@@ -11,8 +11,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from fsc_teach.fskd import solve_pointwise
-from fsc_teach.layerwise import CALIBRATIONS, METHODS, compress_model
-from fsc_teach.models import VGG, block_io
+from fsc_teach.layerwise import CALIBRATIONS, METHODS, compress_blocks, compress_model
+from fsc_teach.models import VGG, block_io, resnet_cifar
 from fsc_teach.prune import count
 from fsc_teach.quantize import quant_scale
 from fsc_teach.reconstruct import (GramAccumulator, asymmetric_target, gptq_quantize, gram, layer_error, layer_inputs,
@@ -358,3 +358,50 @@ def test_compress_model_bad_arguments_give_clear_errors():
     clear_error(f, "blocks", "unsorted", lambda: compress_model(None, teacher, x, "rtn", bits=4, blocks=[2, 1]))
     narrow = VGG([2, 6, 8], pools=[0, 2], in_channels=1, input_size=8)
     clear_error(f, "student", "other widths", lambda: compress_model(narrow, teacher, x, "rtn", bits=4))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# compress_blocks: the sequential pass for any BlockNet, residual blocks included
+# ---------------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method, amount", [("sparsegpt", dict(sparsity=0.5)), ("wanda", dict(sparsity=0.7)),
+                                            ("gptq", dict(bits=3))])
+def test_compress_blocks_is_compress_model_with_student_calibration_on_a_chain(method, amount):
+    teacher, x = _tiny()
+    reference, _ = compress_model(None, teacher, x, method, calibration="student", blocks=[1, 2], progress=False,
+                                  **amount)
+    model = copy.deepcopy(teacher)
+    info = compress_blocks(model, x, method, [1, 2], **amount)
+    assert [r["layer"] for r in info["layers"]] == ["blocks.1.conv", "blocks.2.conv"]
+    for a, b in zip(model.blocks, reference.blocks):
+        torch.testing.assert_close(a.conv.weight, b.conv.weight)
+    torch.testing.assert_close(model.blocks[0].conv.weight, teacher.blocks[0].conv.weight)  # not in blocks
+
+
+def test_compress_blocks_reaches_both_convs_of_a_residual_block_each_on_its_compressed_inputs():
+    torch.manual_seed(0)
+    model = randomise_bn_(resnet_cifar(8)).eval()  # 3 residual blocks, two convs each
+    x = torch.randn(6, 3, 32, 32)
+    dense = copy.deepcopy(model)
+    info = compress_blocks(model, x, "sparsegpt", [0, 1, 2], sparsity=0.5)
+    names = [f"blocks.{b}.conv{i}" for b in range(3) for i in (1, 2)]
+    assert [r["layer"] for r in info["layers"]] == names
+    for n in names:
+        w = model.get_submodule(n).weight.flatten(1)
+        assert ((w == 0).sum(1) == count(0.5, w.shape[1])).all(), n
+    # the last conv was solved on the inputs the compressed model gives it, computed here independently
+    with torch.no_grad():
+        h = model.blocks[2].conv1(block_io(model, x)[2][0])
+        h = F.relu(model.blocks[2].bn1(h))
+    last = model.blocks[2].conv2
+    torch.testing.assert_close(last.weight.flatten(1),
+                               sparsegpt_prune(dense.blocks[2].conv2.weight.flatten(1), gram(layer_inputs(last, h)), 0.5))
+
+
+def test_compress_blocks_bad_arguments_give_clear_errors():
+    teacher, x = _tiny()
+    f = "compress_blocks"
+    clear_error(f, "blocks", "unsorted", lambda: compress_blocks(teacher, x, "wanda", [2, 1], sparsity=0.5))
+    clear_error(f, "blocks", "out of range", lambda: compress_blocks(teacher, x, "wanda", [7], sparsity=0.5))
+    clear_error(f, "sparsity", "bits to a pruner", lambda: compress_blocks(teacher, x, "wanda", [0], bits=3))
+    clear_error(f, "method", "'prune'", lambda: compress_blocks(teacher, x, "prune", [0], sparsity=0.5))

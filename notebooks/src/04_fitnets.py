@@ -438,7 +438,7 @@ copies_two = judged(copy_of("FitNet two-stage", n_hi), copy_of("CE only", n_hi),
 display(Markdown(f"""
 **At N = {LARGE_N:,}** ({runs}{' — a description, not a verdict' if one_run else ''}): KD − CE only =
 {100 * np.mean(gap_large):+.2f} points = {100 * np.mean(right_part):+.2f} on the
-{EVAL_SIZE - int(teacher_wrong.sum()):,} images the teacher gets right + {100 * np.mean(wrong_part):+.2f} on the
+{EVAL_SIZE - int(teacher_wrong.sum()):,} images the teacher gets right and {100 * np.mean(wrong_part):+.2f} on the
 {int(teacher_wrong.sum())} it gets wrong (each part weighted by its share of the test images) — {where}. On the
 teacher's errors the KD student gives the teacher's wrong class {copy_kd:.1f} % of the time, the labels-only student
 {copy_ce:.1f} %.

@@ -466,7 +466,7 @@ for ax, key in zip(axes, ("eps_t", "eps_s", "estimation")):
     ax.grid(alpha=0.3)
 axes[-1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
 fig.suptitle(f"Figure 2 (EXPLORE): unstructured {100 * FIG2_SPARSITY:.0f} %, K = {K_ABL}, one draw — in the "
-             "paper, correction and imitation pull ε^T and ε^S apart", y=1.02)
+             "paper, correction and imitation pull " r"$\varepsilon^T$ and $\varepsilon^S$ apart", y=1.02)
 fig.tight_layout()
 plt.show()
 print(explore_note(f"Figure 2, unstructured {100 * FIG2_SPARSITY:.0f} %, K = {K_ABL}; accuracies: "
@@ -735,7 +735,7 @@ def quant_cell(method, k, seed, bits):
                                          batch_size=EXPLORE.batch_size, seed=seed, progress=False)
     if EXPLORE.recalibrate_bn:
         train.recalibrate_bn_(student, x.to(next(student.parameters()).device))
-    return {"acc": 100 * train.evaluate(student, x_test[:EXPLORE_SIZE], y_test[:EXPLORE_SIZE], batch_size=250)}
+    return {"acc": 100 * train.evaluate(student, x_test[:EXPLORE_SIZE], y_test[:EXPLORE_SIZE])}
 
 
 q_cells = [{"method": m, "k": k, "seed": SEEDS[0], "bits": b} for b in BITS for k in QUANT_KS

@@ -336,6 +336,16 @@ wins, losses = sum(c.sign > 0 for c in cross_cells), sum(c.sign < 0 for c in cro
 floor = {(t, s): max(((m, by[t, s, m, ks[0]]["acc_mean"] - by[t, s, "L1+BN", ks[0]]["acc_mean"])
                       for m in methods if m not in ("L1-norm", "L1+BN") and (t, s, m, ks[0]) in by), key=lambda v: v[1])
          for t, s in students}
+seed_methods = [m for m in methods if m not in benchmark.LATER and m not in ("L1-norm", "L1+BN")]
+later_lines = []
+for t, s in students:
+    for k in ks:
+        here = [m for m in benchmark.LATER if (t, s, m, k) in by]
+        if here:
+            top = max(here, key=lambda m: by[t, s, m, k]["acc_mean"])
+            rival = max((m for m in seed_methods if (t, s, m, k) in by), key=lambda m: by[t, s, m, k]["acc_mean"])
+            later_lines.append(f"{s}, K = {k}: " + ", ".join(f"{m} {by[t, s, m, k]['acc_mean']:.1f} %" for m in here)
+                               + f"; against the best seed-paper method: {paired(t, s, k, top, rival).verdict}")
 display(Markdown(f"""
 **{held} of {len(found)}** claims hold clearly on this run, **{reversed_}** are clearly reversed, and the draws cannot
 decide the other {len(found) - held - reversed_} (scale `{SCALE}`, {len(PLAN.seeds)} draws per cell, every cell on
@@ -353,7 +363,8 @@ decide the other {len(found) - held - reversed_} (scale `{SCALE}`, {len(PLAN.see
   {3000 // max(PLAN.settings[PLAN.teachers[0]].steps, 1)}× shorter than the authors'; the `paper` scale runs theirs
   on CIFAR-10. Without the BatchNorm re-estimation every cell here gets, §2 measured the largest loss for
   {worst[1]} on the {worst[0]} student: {lost[worst]:.1f} points at the smallest swept budget.
-"""))
+""" + ("* Where the field went next (notebook 08; no claim of the seed papers): " + "; ".join(later_lines) + "."
+       if later_lines else "")))
 
 
 # %% [markdown]
