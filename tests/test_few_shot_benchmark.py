@@ -40,7 +40,9 @@ def test_the_plans_hold_the_benchmark_grid():
     assert std.ks == (1, 10) and len(std.seeds) == 5
     assert sorted(s.kind for s in std.schemes) == ["structured", "unstructured"]
     assert len({s.sparsity for s in std.schemes}) == 2  # one structured, one unstructured, two sparsities
-    assert set(std.methods) >= {"L1+BN", "BP", "Iter-KD", "FitNet", "FSKD", "Ours-NC", "Ours", "Ours-S"}
+    assert set(std.methods) >= {"L1+BN", "BP", "FitNet", "FSKD", "Ours-NC", "Ours", "Ours-S", "Wanda", "SparseGPT",
+                                "MiR"}
+    assert set(benchmark.PLANS["paper"].methods) == set(fewshot.METHODS)  # the paper scale keeps KD and Iter-KD
     assert std.settings["vgg_fmnist"].train_steps == 120  # the baselines get a step budget, not 5 steps at K = 1
     cells = benchmark.cells(std)
     assert not [c for c in cells if c["method"] == "FSKD" and c["kind"] == "unstructured"]
@@ -215,3 +217,24 @@ def test_the_cluster_cell_loads_its_own_teacher_and_data_and_gives_the_same_rows
             benchmark.run_plan(plan, executor=pool, teachers={}, progress=False)
     assert strip(remote) == strip(benchmark.run_plan(plan, cache={}, progress=False))
     assert len(remote) == len(benchmark.cells(plan)) == 6  # FSKD structured only; 2 seeds at quick
+
+
+def test_a_data_free_method_is_measured_once_per_student_and_reused_for_every_draw_and_k():
+    teachers, tensors = _toy_world()
+    plan = replace(_toy_plan(), ks=(1, 2), seeds=(0, 1), methods=("L1-norm", "L1+BN"))
+    calls = []
+    original = benchmark._measure
+
+    def counting(*args):
+        calls.append(args[-1])
+        return original(*args)
+
+    benchmark._measure = counting
+    try:
+        rows = benchmark.run_plan(plan, teachers=teachers, tensors=tensors, cache={}, progress=False, workers=2)
+    finally:
+        benchmark._measure = original
+    assert calls.count("L1-norm") == len(plan.schemes) and calls.count("L1+BN") == len(plan.schemes) * 4
+    for s in plan.schemes:
+        same = {(r["acc"], r["params"]) for r in rows if r["method"] == "L1-norm" and r["kind"] == s.kind}
+        assert len(same) == 1

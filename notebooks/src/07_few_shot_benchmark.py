@@ -4,14 +4,18 @@
 # Notebooks 01–06 each taught one way to repair a compressed network with a handful of images. Papers compare
 # such methods on their own terms — different students, different samples, different budgets — and a reader
 # cannot tell which differences are real. This notebook puts **every method of the course on one footing** (at
-# `standard` all but Hinton KD alone, whose steps Iter-KD repeats; the `paper` scale runs it too): one teacher, the
+# `standard` all but Hinton KD and Iter-KD, which notebooks 02 and 03 measure and the budget sweep of §2 runs; the
+# `paper` scale runs them too): one teacher, the
 # same pruned students — one structured and one unstructured, at the two sparsities of the cross-distillation
 # paper's headline tables (50 % of the channels, 90 % of the weights; the `paper` scale adds
 # a second sparsity of each kind) — the same K images per class (K = 1 and 10 at `standard`, 1, 5 and 10 at
 # `paper`; five draws each), budgets read off a measured sweep by one rule for every method, the same BatchNorm
 # re-estimation on the K-shot images for every student, every
 # accuracy on the full test set, and for each run its accuracy *and* its cost. Then it checks the papers' headline
-# orderings against the table, one by one, with one rule for "A beats B" (`fsc_teach.protocol`).
+# orderings against the table, one by one, with one rule for "A beats B" (`fsc_teach.protocol`). Three methods from
+# where few-sample compression went next run in the same grid — Wanda and SparseGPT (one-shot pruning from the
+# images' Gram matrix, unstructured only) and MiR (mimic the teacher's last features, then reuse its head);
+# notebook 08 teaches them and reads their cells from this grid's table.
 #
 # **Learning objectives.** After this notebook you can
 # 1. design a fair comparison of compression methods: fixed students, shared samples, seeds, and a cost measure
@@ -58,9 +62,9 @@ print(f"scale {SCALE!r}: {PLAN.dataset}, teachers {', '.join(PLAN.teachers)}; {l
 if PLAN.note:
     print("budget:", PLAN.note)
 left_out = [m for m in fewshot.METHODS if m not in PLAN.methods]
-if left_out:  # standard: to fit its time budget (Iter-KD's steps are Hinton KD, so KD's idea is still in the grid)
-    print(f"left out of the grid at this scale: {', '.join(left_out)} (the sweep of §2 still runs it; the `paper` "
-          "scale runs every method)")
+if left_out:  # standard: to fit its time budget (both are in the sweep of §2, on the same students)
+    print(f"left out of the grid at this scale: {', '.join(left_out)} (the sweep of §2 still runs them, at K = 5; the "
+          "`paper` scale runs every method)")
 
 # %% [markdown]
 # ## 1. The grid
@@ -99,12 +103,12 @@ print("unstructured students: non-zero parameters and the multiply-adds of non-z
 # A method given too few optimisation steps loses for lack of optimisation, not for its idea; one given many more
 # than another wins for the same reason. So the budgets are not picked by hand. `fsc_teach.budget` runs every
 # trained method at three budgets — Adam steps per layer for cross distillation (Ours-NC, Ours, Ours-S), optimiser
-# steps per stage for BP, KD, Iter-KD and FitNet — on both students, at K = 5, on three draws, everything else as
+# steps per stage for BP, KD, Iter-KD, FitNet and MiR — on both students, at K = 5, on three draws, everything else as
 # in the grid below, and reads the budget off the measurements with **one rule for every method**: *the smallest
 # budget at which every method of the family, on both students, is within 0.5 points of its own best budget*
 # (where accuracy plateaus), *but no more than the time budget allows* (`budget.CAPS`: at `standard` the grid
-# must run in 15 minutes on two CPU cores, which caps cross distillation at 200 steps per layer; the notebook
-# says what the cap costs). Each variant also runs once at the smallest budget **without** the BatchNorm
+# must run in 15 minutes on two CPU cores, which caps cross distillation at 200 steps per layer and the other
+# trained methods at 120 steps per stage; the notebook says what the caps cost). Each variant also runs once at the smallest budget **without** the BatchNorm
 # re-estimation, which isolates what that re-estimation does. The sweep costs more than the grid itself, so at
 # `standard` it is read from its committed table (`results/budget-sweep-standard.csv`, written by
 # `python -m fsc_teach.budget --scale standard`); set `RUN_SWEEP = True` to run it here (it resumes from
@@ -168,7 +172,7 @@ FAMILY_NAME = {"steps": "cross distillation's steps per layer", "train_steps": "
 capped = [f for f, b in chosen.items() if budget.CAPS[SCALE].get(f) == b and b < max(budget.SWEEPS[SCALE][f])]
 display(Markdown(f"""
 The sweep ({origin}) chooses **{chosen['steps']} Adam steps per layer** for cross distillation and
-**{chosen['train_steps']} optimiser steps** per stage for BP, KD, Iter-KD and FitNet. The grid below runs
+**{chosen['train_steps']} optimiser steps** per stage for BP, KD, Iter-KD, FitNet and MiR. The grid below runs
 {settings.steps} and {settings.train_steps}: {"the rule's choice" if agree else "fixed smoke-test budgets (at "
 "`quick` nothing is chosen and the numbers mean nothing)" if SCALE == "quick" else
 "**not** the rule's choice — rerun the sweep or change the plan"}.
@@ -550,9 +554,9 @@ display(Markdown(f"""
 # * Add K = 5 to the plan (`benchmark.PLANS["standard"]`, a copy with `ks=(1, 5, 10)`) and see whether the lead
 #   shrinks steadily with K.
 # * Run the sweep yourself (`RUN_SWEEP = True`, long) and check that the rule chooses the same budgets.
-# * Put Hinton KD back into the standard grid (`methods=fewshot.METHODS`) and see where it lands between BP and
-#   Iter-KD.
-# * Decide a claim of your own with `protocol.compare`, e.g. "Iter-KD beats FitNet at K = 10" on each student.
+# * Put Hinton KD and Iter-KD back into the standard grid (`methods=fewshot.METHODS`, about four more minutes) and
+#   see where they land between BP and FitNet.
+# * Decide a claim of your own with `protocol.compare`, e.g. "MiR beats FitNet at K = 10" on each student.
 # * On a GPU, `FSC_SCALE=paper` runs the CIFAR-10 grid with the papers' budgets (§8).
 
 # %% [markdown]
