@@ -185,9 +185,10 @@ def compress_model(student: BlockNet | None, teacher: BlockNet, x: Tensor, metho
     copy of ``teacher``; a given student must have the teacher's widths and is changed in place. ``method``:
     ``"magnitude"``, ``"wanda"``, ``"sparsegpt"``, ``"obc"`` (small layers only) with ``sparsity`` (exactly that
     fraction of every output row; ``nm=(2, 4)``: 2 of every 4 consecutive inputs, for the first three), or ``"rtn"``,
-    ``"gptq"`` with ``bits``. ``blocks``: which blocks' layers (default all, in order). ``calibration`` (see the module docstring): whose inputs make ``H``.
-    The target weight is the student's own (``"teacher"``, ``"student"``) or ``W*`` from the teacher's layer
-    (``"asymmetric"``). Both networks run in eval mode; the teacher is only read.
+    ``"gptq"`` with ``bits``. ``blocks``: which blocks' layers (default all, in order). ``calibration`` (see the
+    module docstring): whose inputs make ``H``. The target weight is the student's own (``"teacher"``,
+    ``"student"``) or ``W*`` from the teacher's layer (``"asymmetric"``). Both networks run in eval mode; the
+    teacher is only read.
 
     Returns ``(student, info)``: ``info["layers"]`` holds per layer its name, ``rows`` of ``X``, ``inputs``, the
     ``error`` ``tr((W − Ŵ) H (W − Ŵ)ᵀ)`` against the target weight, that error relative to ``tr(W H Wᵀ)``

@@ -9,8 +9,9 @@
 * ``count_params`` and ``count_flops`` use one convention everywhere: FLOPs are the multiply-accumulates of conv
   and linear layers, as the FSKD (Li et al., CVPR 2020) and cross-distillation (Bai et al., AAAI 2020) papers count them.
 
-The blocks live in ``layers``. Each conv block has an ``adapter`` slot (``nn.Identity`` by default) right after the conv (and its BatchNorm) and
-before the non-linearity: this is where FSKD's 1x1 conv sits and can be merged away (Li et al., CVPR 2020, Theorem 1).
+The blocks live in ``layers``. Each conv block has an ``adapter`` slot (``nn.Identity`` by default) right after the
+conv (and its BatchNorm) and before the non-linearity: this is where FSKD's 1x1 conv sits and can be merged away
+(Li et al., CVPR 2020, Theorem 1).
 ``GPT`` is the same shape for text: tokens ``(B, T)`` in (``model.inputs == "tokens"``), logits ``(B, T, vocab)`` out.
 """
 from __future__ import annotations
