@@ -1,54 +1,59 @@
 """One-shot compression of a network layer by layer with ``reconstruct``'s solvers: which inputs calibrate a layer.
 
-``compress_model(student, teacher, x, method, ...)`` walks the blocks' convs from the input to the output (and
-optionally the head's linear layer). For each layer it accumulates the Gram matrix ``H`` of its inputs on the few
-images ``x`` and replaces the weight by the method's compressed one. What "its inputs" are is the question cross
-distillation asks (Bai et al., AAAI 2020), here for the whole family:
+``compress_model(student, teacher, x, method, ...)`` walks the blocks' layers from the input to the output — a
+``ConvBlock``'s conv, a residual block's two convs (``models.conv_inputs``), a transformer block's six linear layers
+q, k, v, attention projection, MLP fc and projection (``models.linear_inputs``) — and optionally the head's linear
+layer. For each layer it accumulates the Gram matrix ``H`` of its inputs on the few samples ``x`` (images, or token
+sequences for a ``GPT``) and replaces the weight by the method's compressed one. What "its inputs" are is the
+question cross distillation asks (Bai et al., AAAI 2020), here for the whole family:
 
 * ``calibration="teacher"``: the dense teacher's inputs to the layer, ``H = X_tᵀX_t / n`` — every layer solved on
   clean features, as cross distillation's correction loss feeds them (Eq. 2);
 * ``"student"``: the already-compressed student's inputs, ``H = X_sᵀX_s / n`` — later layers see, and can make up
   for, the earlier layers' errors, as in the imitation loss (Eq. 3) and the sequential pass of the SparseGPT and
-  GPTQ reference code;
+  GPTQ reference code (Frantar & Alistarh, ICML 2023, https://arxiv.org/abs/2301.00774; Frantar et al., ICLR 2023,
+  https://arxiv.org/abs/2210.17323) — inside a block too: a transformer block's attention projection is solved on
+  the inputs its compressed q, k and v give it, as in their "true sequential" option;
 * ``"asymmetric"``: the student's inputs and the teacher's outputs, ``‖X_s Ŵᵀ − X_t Wᵀ‖²`` (no-cross, Eq. 1):
   first the target ``W* = reconstruct.asymmetric_target(W, H_s, X_sᵀX_t / n)``, then ``W*`` compressed with ``H_s``.
 
-Everything else stays: BatchNorm (re-estimate it with ``train.recalibrate_bn_`` if wanted), conv biases, the first
-conv's inputs (the images). Features are read through ``models.block_input`` and ``run_blocks`` only, each
-network's block inputs carried forward batch by batch.
+Everything else stays: BatchNorm (re-estimate it with ``train.recalibrate_bn_`` if wanted), LayerNorm, biases,
+embeddings, the first conv's inputs (the images). Features are read through ``models.block_input``, ``run_blocks``,
+``conv_inputs`` and ``linear_inputs`` only, each network's block inputs carried forward batch by batch.
 
-``compress_blocks(model, x, method, blocks, ...)`` is the sequential (``"student"``) pass for any ``BlockNet`` — a
-ResNet's two convs inside each residual block included (``models.conv_inputs``). On a chain of ConvBlocks it gives
-the weights of ``compress_model(..., calibration="student")`` (a test checks it).
+``compress_blocks(model, x, method, blocks, ...)`` is the sequential (``"student"``) pass on one network, in place;
+it gives the weights of ``compress_model(..., calibration="student")`` (a test checks it).
 """
 from __future__ import annotations
 
 import copy
 import time
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from . import reconstruct as rc
 from . import validate
-from .models import BlockNet, ConvBlock, block_input, conv_inputs, run_blocks
+from .layers import BasicBlock, ConvBlock, TransformerBlock
+from .models import BlockNet, block_input, conv_inputs, linear_inputs, run_blocks
 from .progress import bar
 from .train import eval_mode
 
-__all__ = ["METHODS", "CALIBRATIONS", "compress_model", "compress_blocks"]
+__all__ = ["METHODS", "NM_METHODS", "CALIBRATIONS", "compress_model", "compress_blocks"]
 
 PRUNERS = ("magnitude", "wanda", "sparsegpt", "obc")
 QUANTIZERS = ("rtn", "gptq")
 METHODS = PRUNERS + QUANTIZERS
+NM_METHODS = ("magnitude", "wanda", "sparsegpt")  # the pruners that take an n:m pattern (nm=(2, 4))
 CALIBRATIONS = ("teacher", "student", "asymmetric")
 
 
 def _compressor(method: str, sparsity, bits, nm, blocksize: int, damp: float, act_order: bool):
     """``f(W, H) -> Ŵ`` for the named method, its options bound."""
     return {
-        "magnitude": lambda W, H: rc.magnitude_prune(W, sparsity),
-        "wanda": lambda W, H: rc.wanda_prune(W, H, sparsity),
+        "magnitude": lambda W, H: rc.magnitude_prune(W, sparsity, nm),
+        "wanda": lambda W, H: rc.wanda_prune(W, H, sparsity, nm),
         "sparsegpt": lambda W, H: rc.sparsegpt_prune(W, H, sparsity, blocksize, damp, nm),
         "obc": lambda W, H: rc.obc_prune(W, H, sparsity, damp),
         "rtn": lambda W, H: rc.rtn_quantize(W, bits),
@@ -56,13 +61,18 @@ def _compressor(method: str, sparsity, bits, nm, blocksize: int, damp: float, ac
     }[method]
 
 
-def _conv(model: BlockNet, l: int) -> nn.Conv2d:
+def _check_block(model: BlockNet, l: int) -> None:
     block = model.blocks[l]
-    if not isinstance(block, ConvBlock) or not isinstance(block.conv, nn.Conv2d):
-        raise ValueError(f"compress_model handles chains of ConvBlocks with one plain conv each (VGG, SmallCNN); "
-                         f"block {l} is a {type(block).__name__} (a residual block's inner features would have to "
-                         "be read by hand)")
-    return block.conv
+    plain = isinstance(block, ConvBlock) and isinstance(block.conv, nn.Conv2d)
+    if not (plain or isinstance(block, (BasicBlock, TransformerBlock))):
+        raise ValueError(f"layer-wise compression handles ConvBlocks with one plain conv (VGG, SmallCNN), residual "
+                         f"BasicBlocks (ResNet) and TransformerBlocks (GPT); block {l} is a {type(block).__name__}"
+                         f"{' with a decoupled conv' if isinstance(block, ConvBlock) else ''}")
+
+
+def _layer_inputs(block: nn.Module, h: Tensor) -> dict[str, Tensor]:
+    """``{name inside the block: that layer's input}`` for block input ``h``, in the order the block applies them."""
+    return linear_inputs(block, h) if isinstance(block, TransformerBlock) else conv_inputs(block, h)
 
 
 def _head_linear(model: BlockNet) -> nn.Linear:
@@ -75,20 +85,10 @@ def _head_linear(model: BlockNet) -> nn.Linear:
     return head[-1]
 
 
-def _check(student, teacher, x, method, sparsity, bits, calibration, head, blocks, nm, blocksize, damp,
-           act_order, batch_size) -> list[int]:
-    validate.module("teacher", teacher, BlockNet)
-    if student is not None:
-        validate.module("student", student, BlockNet)
-        if student.widths != teacher.widths or len(student.blocks) != len(teacher.blocks):
-            raise ValueError(f"student must have the teacher's widths (got {student.widths} vs {teacher.widths}): "
-                             "layer-wise compression keeps every shape")
-    validate.images("x", x, "teacher", teacher)
+def _check_amount(method, sparsity, bits, nm, blocksize, damp, act_order) -> None:
+    """The method and how much it compresses: ``sparsity`` (and ``nm``) for a pruner, ``bits`` for a quantizer."""
     validate.choice("method", method, METHODS)
-    validate.choice("calibration", calibration, CALIBRATIONS)
-    validate.flag("head", head)
     validate.flag("act_order", act_order)
-    validate.integer("batch_size", batch_size, low=1)
     if method in PRUNERS:
         if bits is not None:
             raise ValueError(f"method={method!r} prunes: give sparsity, not bits (bits is for 'rtn' and 'gptq')")
@@ -97,33 +97,64 @@ def _check(student, teacher, x, method, sparsity, bits, calibration, head, block
         if sparsity is not None:
             raise ValueError(f"method={method!r} quantizes: give bits, not sparsity")
         validate.integer("bits", bits, low=2)
-    if nm is not None and method != "sparsegpt":
-        raise ValueError(f"nm (an n:m pattern) is SparseGPT's option; method={method!r} does not take it")
+    if nm is not None and method not in NM_METHODS:
+        raise ValueError(f"nm (an n:m pattern) is an option of {', '.join(map(repr, NM_METHODS))}; method={method!r} "
+                         "does not take it")
     validate.integer("blocksize", blocksize, low=1)
     validate.real("damp", damp, low=0.0)
-    order = list(range(len(teacher.blocks))) if blocks is None else \
-        list(validate.indices("blocks", validate.sequence("blocks", blocks, "block indices"), len(teacher.blocks)))
+
+
+def _check_blocks(model: BlockNet, blocks: Sequence[int] | None, min_len: int = 0) -> list[int]:
+    order = list(range(len(model.blocks))) if blocks is None else list(validate.indices(
+        "blocks", validate.sequence("blocks", blocks, "block indices", min_len=min_len), len(model.blocks)))
     if order != sorted(set(order)):
         raise ValueError(f"blocks must be distinct block indices in increasing order, got {order}")
     for l in order:
-        _conv(teacher, l)
-    if head:
-        _head_linear(teacher)
+        _check_block(model, l)
     return order
 
 
-def _calibrate(layer_s: nn.Module, layer_t: nn.Module, h_s: list[Tensor], h_t: list[Tensor],
+def _check(student, teacher, x, calibration, head, batch_size) -> None:
+    validate.module("teacher", teacher, BlockNet)
+    if student is not None:
+        validate.module("student", student, BlockNet)
+        if student.widths != teacher.widths or len(student.blocks) != len(teacher.blocks):
+            raise ValueError(f"student must have the teacher's widths (got {student.widths} vs {teacher.widths}): "
+                             "layer-wise compression keeps every shape")
+    validate.model_input("x", x, "teacher", teacher)
+    validate.choice("calibration", calibration, CALIBRATIONS)
+    validate.flag("head", head)
+    validate.integer("batch_size", batch_size, low=1)
+    if head:
+        _head_linear(teacher)
+
+
+def _calibrate(layer_s: nn.Module, layer_t: nn.Module, x_s: Iterable, x_t: Iterable,
                calibration: str) -> rc.GramAccumulator:
-    """``H`` (and ``C`` for ``"asymmetric"``) of one layer over every batch of carried block inputs."""
+    """``H`` (and ``C`` for ``"asymmetric"``) of one layer over every batch of its inputs in each network."""
     acc = rc.GramAccumulator()
-    for hs, ht in zip(h_s, h_t):
+    for xs, xt in zip(x_s, x_t):
         if calibration == "teacher":
-            acc.add(rc.layer_inputs(layer_t, ht))
+            acc.add(rc.layer_inputs(layer_t, xt))
         elif calibration == "student":
-            acc.add(rc.layer_inputs(layer_s, hs))
+            acc.add(rc.layer_inputs(layer_s, xs))
         else:
-            acc.add(rc.layer_inputs(layer_s, hs), rc.layer_inputs(layer_t, ht))
+            acc.add(rc.layer_inputs(layer_s, xs), rc.layer_inputs(layer_t, xt))
     return acc
+
+
+def _compress_block_(block_s: nn.Module, block_t: nn.Module, h_s: list[Tensor], h_t: list, calibration: str,
+                     compress, damp: float, prefix: str) -> list[dict]:
+    """Compress the layers of one block in the order it applies them, each on the inputs it receives now (the
+    block's earlier layers already compressed); ``h_s``/``h_t``: the block's input batches in each network."""
+    records = []
+    for name in _layer_inputs(block_s, h_s[0][:1]):
+        layer_s, layer_t = block_s.get_submodule(name), block_t.get_submodule(name)
+        x_s = (_layer_inputs(block_s, h)[name] if calibration != "teacher" else None for h in h_s)  # lazily
+        x_t = (_layer_inputs(block_t, h)[name] if calibration != "student" else None for h in h_t)
+        acc = _calibrate(layer_s, layer_t, x_s, x_t, calibration)
+        records.append(_compress_layer_(layer_s, layer_t, acc, calibration, compress, damp, f"{prefix}.{name}"))
+    return records
 
 
 @torch.no_grad()
@@ -148,43 +179,45 @@ def compress_model(student: BlockNet | None, teacher: BlockNet, x: Tensor, metho
                    head: bool = False, blocks: Sequence[int] | None = None, nm: tuple[int, int] | None = None,
                    blocksize: int = rc.BLOCKSIZE, damp: float = rc.DAMP, act_order: bool = False,
                    batch_size: int = 64, progress: bool = True) -> tuple[BlockNet, dict]:
-    """Compress ``student``'s convs (and the head's linear with ``head=True``) one after the other, on images ``x``.
+    """Compress ``student``'s layers (and the head's linear with ``head=True``) one after the other, on samples ``x``.
 
-    ``student=None`` starts from a deep copy of ``teacher``; a given student must have the teacher's widths and is
-    changed in place. ``method``: ``"magnitude"``, ``"wanda"``, ``"sparsegpt"``, ``"obc"`` (small layers only) with
-    ``sparsity`` (exactly that fraction of every output row), or ``"rtn"``, ``"gptq"`` with ``bits``. ``blocks``:
-    which blocks' convs (default all, in order). ``calibration`` (see the module docstring): whose inputs make ``H``.
-    The target weight is the student's own (``"teacher"``, ``"student"``) or ``W*`` from the teacher's layer
-    (``"asymmetric"``). Both networks run in eval mode; the teacher is only read.
+    ``x``: images ``(N, C, H, W)``, or token sequences ``(N, T)`` for a ``GPT``. ``student=None`` starts from a deep
+    copy of ``teacher``; a given student must have the teacher's widths and is changed in place. ``method``:
+    ``"magnitude"``, ``"wanda"``, ``"sparsegpt"``, ``"obc"`` (small layers only) with ``sparsity`` (exactly that
+    fraction of every output row; ``nm=(2, 4)``: 2 of every 4 consecutive inputs, for the first three), or ``"rtn"``,
+    ``"gptq"`` with ``bits``. ``blocks``: which blocks' layers (default all, in order). ``calibration`` (see the
+    module docstring): whose inputs make ``H``. The target weight is the student's own (``"teacher"``,
+    ``"student"``) or ``W*`` from the teacher's layer (``"asymmetric"``). Both networks run in eval mode; the
+    teacher is only read.
 
     Returns ``(student, info)``: ``info["layers"]`` holds per layer its name, ``rows`` of ``X``, ``inputs``, the
     ``error`` ``tr((W − Ŵ) H (W − Ŵ)ᵀ)`` against the target weight, that error relative to ``tr(W H Wᵀ)``
     (``relative_error``) and the fraction of zero weights; ``info["time"]`` in seconds.
     """
-    order = _check(student, teacher, x, method, sparsity, bits, calibration, head, blocks, nm, blocksize, damp,
-                   act_order, batch_size)
+    _check(student, teacher, x, calibration, head, batch_size)
+    _check_amount(method, sparsity, bits, nm, blocksize, damp, act_order)
+    order = _check_blocks(teacher, blocks)
     start = time.perf_counter()
     compress = _compressor(method, sparsity, bits, nm, blocksize, damp, act_order)
     student = copy.deepcopy(teacher) if student is None else student
     sdev, tdev = next(student.parameters()).device, next(teacher.parameters()).device
-    records = []
+    records, dense = [], calibration != "student"  # the teacher's features are needed unless calibration="student"
     with eval_mode(student, teacher), torch.no_grad():
         chunks = [x[i:i + batch_size] for i in range(0, len(x), batch_size)]
         h_s = [block_input(student, c.to(sdev), 0) for c in chunks]
-        h_t = [block_input(teacher, c.to(tdev), 0) for c in chunks]
+        h_t = [block_input(teacher, c.to(tdev), 0) if dense else None for c in chunks]
         stop = len(teacher.blocks) if head else (order[-1] + 1 if order else 0)
         for l in bar(range(stop), desc=f"compress ({method})", disable=not progress, leave=False):
             if l in order:
-                layer_s, layer_t = _conv(student, l), _conv(teacher, l)
-                acc = _calibrate(layer_s, layer_t, h_s, h_t, calibration)
-                records.append(_compress_layer_(layer_s, layer_t, acc, calibration, compress, damp,
-                                                f"blocks.{l}.conv"))
+                records += _compress_block_(student.blocks[l], teacher.blocks[l], h_s, h_t, calibration, compress,
+                                            damp, f"blocks.{l}")
             h_s = [run_blocks(student, h, l, l + 1) for h in h_s]  # the compressed block's outputs
-            h_t = [run_blocks(teacher, h, l, l + 1) for h in h_t]
+            h_t = [run_blocks(teacher, h, l, l + 1) if dense else None for h in h_t]
         if head:
             layer_s, layer_t = _head_linear(student), _head_linear(teacher)
             pre_s, pre_t = student.head[:-1], teacher.head[:-1]  # parameter-free (Flatten, pooling)
-            acc = _calibrate(layer_s, layer_t, [pre_s(h) for h in h_s], [pre_t(h) for h in h_t], calibration)
+            acc = _calibrate(layer_s, layer_t, [pre_s(h) for h in h_s], [pre_t(h) if dense else None for h in h_t],
+                             calibration)
             records.append(_compress_layer_(layer_s, layer_t, acc, calibration, compress, damp, "head"))
     return student, {"layers": records, "time": time.perf_counter() - start}
 
@@ -193,24 +226,17 @@ def compress_model(student: BlockNet | None, teacher: BlockNet, x: Tensor, metho
 def compress_blocks(model: BlockNet, x: Tensor, method: str, blocks: Sequence[int], *, sparsity: float | None = None,
                     bits: int | None = None, nm: tuple[int, int] | None = None, blocksize: int = rc.BLOCKSIZE,
                     damp: float = rc.DAMP, act_order: bool = False, batch_size: int = 64) -> dict:
-    """Compress every conv of ``model.blocks[l]`` for ``l`` in ``blocks`` (increasing), in place, each on the inputs
+    """Compress every layer of ``model.blocks[l]`` for ``l`` in ``blocks`` (increasing), in place, each on the inputs
     it receives from the model compressed so far (sequential calibration) — a ResNet's two convs per residual block
-    included (``models.conv_inputs``).
+    and a GPT's six linear layers per transformer block included (``models.conv_inputs``, ``models.linear_inputs``).
 
     Methods and options as ``compress_model``. Returns ``info`` as ``compress_model`` does.
     """
     validate.module("model", model, BlockNet)
-    validate.images("x", x, "model", model)
-    validate.choice("method", method, METHODS)
+    validate.model_input("x", x, "model", model)
     validate.integer("batch_size", batch_size, low=1)
-    prunes = method in PRUNERS
-    if (sparsity is None) == prunes or (bits is None) != prunes:
-        wanted, other = ("sparsity", "bits") if prunes else ("bits", "sparsity")
-        raise ValueError(f"method={method!r} takes {wanted}=..., not {other}; got sparsity={sparsity}, bits={bits}")
-    order = list(validate.indices("blocks", validate.sequence("blocks", blocks, "block indices", min_len=1),
-                                  len(model.blocks)))
-    if order != sorted(set(order)):
-        raise ValueError(f"blocks must be distinct block indices in increasing order, got {order}")
+    _check_amount(method, sparsity, bits, nm, blocksize, damp, act_order)
+    order = _check_blocks(model, blocks, min_len=1)
     compress = _compressor(method, sparsity, bits, nm, blocksize, damp, act_order)
     start, records = time.perf_counter(), []
     device = next(model.parameters()).device
@@ -218,11 +244,7 @@ def compress_blocks(model: BlockNet, x: Tensor, method: str, blocks: Sequence[in
         hs = [block_input(model, x[i:i + batch_size].to(device), order[0]) for i in range(0, len(x), batch_size)]
         for l in range(order[0], order[-1] + 1):
             if l in order:
-                block = model.blocks[l]
-                for name in conv_inputs(block, hs[0][:1]):  # the block's convs, in the order it applies them
-                    layer, acc = getattr(block, name), rc.GramAccumulator()
-                    for h in hs:
-                        acc.add(rc.layer_inputs(layer, conv_inputs(block, h)[name]))
-                    records.append(_compress_layer_(layer, layer, acc, "student", compress, damp, f"blocks.{l}.{name}"))
+                records += _compress_block_(model.blocks[l], model.blocks[l], hs, hs, "student", compress, damp,
+                                            f"blocks.{l}")
             hs = [run_blocks(model, h, l, l + 1) for h in hs]
     return {"layers": records, "time": time.perf_counter() - start}

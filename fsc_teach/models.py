@@ -9,60 +9,36 @@
 * ``count_params`` and ``count_flops`` use one convention everywhere: FLOPs are the multiply-accumulates of conv
   and linear layers, as the FSKD (Li et al., CVPR 2020) and cross-distillation (Bai et al., AAAI 2020) papers count them.
 
-Each block has an ``adapter`` slot (``nn.Identity`` by default) right after the conv (and its BatchNorm) and
-before the non-linearity: this is where FSKD's 1x1 conv sits and can be merged away (Li et al., CVPR 2020, Theorem 1).
+The blocks live in ``layers``. Each conv block has an ``adapter`` slot (``nn.Identity`` by default) right after the
+conv (and its BatchNorm) and before the non-linearity: this is where FSKD's 1x1 conv sits and can be merged away
+(Li et al., CVPR 2020, Theorem 1).
+``GPT`` is the same shape for text: tokens ``(B, T)`` in (``model.inputs == "tokens"``), logits ``(B, T, vocab)`` out.
 """
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Sequence
 
 import torch
 from torch import Tensor, nn
 
 from . import validate
+from .layers import BasicBlock, ConvBlock, TokenEmbedding, TransformerBlock
 
 __all__ = [
     "ConvBlock", "BlockNet", "VGG", "SmallCNN", "BasicBlock", "ResNetCIFAR", "ARCHITECTURES",
-    "vgg_fmnist", "small_cnn", "vgg16_cifar", "resnet_cifar", "build_model", "block_io", "block_input",
-    "run_blocks", "conv_inputs",
+    "GPT", "vgg_fmnist", "small_cnn", "vgg16_cifar", "resnet_cifar", "build_model", "block_io", "block_input",
+    "run_blocks", "conv_inputs", "linear_inputs",
     "count_params", "count_flops",
 ]
-
-
-class ConvBlock(nn.Module):
-    """``conv -> bn -> adapter -> act -> pool``; absent parts are ``nn.Identity``."""
-
-    def __init__(self, cin: int, cout: int, *, kernel_size: int = 3, stride: int = 1, batch_norm: bool = True,
-                 act: str = "relu", pool: str | None = None):
-        super().__init__()
-        self.conv = nn.Conv2d(cin, cout, kernel_size, stride=stride, padding=kernel_size // 2,
-                              bias=not batch_norm)
-        self.bn = nn.BatchNorm2d(cout) if batch_norm else nn.Identity()
-        self.adapter = nn.Identity()  # FSKD's mergeable 1x1 slot: after the (BN-folded) conv, before σ
-        self.act = {"relu": nn.ReLU(), "leaky_relu": nn.LeakyReLU(0.2), "none": nn.Identity()}[act]
-        if pool is None:
-            self.pool = nn.Identity()
-        elif pool == "max":
-            self.pool = nn.MaxPool2d(2)
-        elif pool == "max_same":  # Keras MaxPooling2D(2, strides=1, padding="same"): keeps H and W
-            self.pool = nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1)), nn.MaxPool2d(2, stride=1))
-        else:
-            raise ValueError(f"unknown pool {pool!r}; use None, 'max' or 'max_same'")
-
-    def parts(self, x: Tensor) -> tuple[Tensor, Tensor, None]:
-        """``(output, z, None)`` with ``z = bn(conv(x))``, the adapter's input: what FSKD fits (no hooks needed)."""
-        z = self.bn(self.conv(x))
-        return self.pool(self.act(self.adapter(z))), z, None
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.parts(x)[0]
 
 
 class BlockNet(nn.Module):
     """Base class: ``forward(x) = head(blocks[-1](...blocks[0](stem(x))))``."""
 
     arch: str = ""
+    inputs: str = "images"  # what forward takes: "images" (N, C, H, W) floats or "tokens" (B, T) integer ids
     stem: nn.Module
     blocks: nn.ModuleList
     head: nn.Module
@@ -138,45 +114,6 @@ class SmallCNN(BlockNet):
         self.head = _head("linear", w2 * side * side, num_classes, 0)
 
 
-class _ShortcutA(nn.Module):
-    """He et al.'s option A: subsample and zero-pad channels (parameter-free), as in the CIFAR ResNets."""
-
-    def __init__(self, cin: int, cout: int, stride: int):
-        super().__init__()
-        self.cin, self.cout, self.stride = cin, cout, stride
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.stride == 1 and self.cin == self.cout:
-            return x
-        x = x[:, :, ::self.stride, ::self.stride]
-        extra = self.cout - self.cin
-        return nn.functional.pad(x, (0, 0, 0, 0, extra // 2, extra - extra // 2))
-
-
-class BasicBlock(nn.Module):
-    """``relu(shortcut(x) + adapter(bn2(conv2(relu(bn1(conv1(x)))))))``; ``adapter`` is FSKD's mergeable slot."""
-
-    def __init__(self, cin: int, inner: int, cout: int, stride: int = 1):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, inner, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(inner)
-        self.relu1 = nn.ReLU()
-        self.conv2 = nn.Conv2d(inner, cout, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.adapter = nn.Identity()  # on the residual branch, before the addition (FSKD on ResNets)
-        self.shortcut = _ShortcutA(cin, cout, stride)
-        self.relu2 = nn.ReLU()
-
-    def parts(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """``(output, z, shortcut(x))`` with ``z`` the residual branch before the adapter (FSKD's target)."""
-        z = self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))
-        s = self.shortcut(x)
-        return self.relu2(self.adapter(z) + s), z, s
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.parts(x)[0]
-
-
 class ResNetCIFAR(BlockNet):
     """He et al.'s CIFAR ResNet (depth 6n+2: 20, 32, 44, 56, 110) with option-A shortcuts.
 
@@ -213,7 +150,42 @@ class ResNetCIFAR(BlockNet):
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, num_classes))
 
 
-ARCHITECTURES: dict[str, type[BlockNet]] = {"vgg": VGG, "small_cnn": SmallCNN, "resnet_cifar": ResNetCIFAR}
+class GPT(BlockNet):
+    """A byte-level GPT (Radford et al. 2019, in Karpathy's nanoGPT shape; its layers are in ``transformer``).
+
+    ``stem`` = token + position embedding, ``blocks`` = pre-LayerNorm decoder blocks, ``head`` = LayerNorm + Linear
+    to the logits. Tokens ``(B, T)`` int64 in ``[0, vocab_size)``, ``T ≤ context`` → next-token logits ``(B, T,
+    vocab_size)``. ``widths``: each block's MLP hidden width (its prunable width). nanoGPT's initialisation: weights
+    N(0, 0.02), biases 0, the residual projections N(0, 0.02 / √(2 · blocks)).
+    """
+
+    arch, inputs = "gpt", "tokens"
+
+    def __init__(self, widths: Sequence[int] = (512, 512, 512, 512), *, vocab_size: int = 256, context: int = 128,
+                 width: int = 128, heads: int = 4):
+        super().__init__()
+        _check_widths("widths", widths)
+        _check_sizes(vocab_size=vocab_size, context=context, width=width, heads=heads)
+        if width % heads:
+            raise ValueError(f"width must be a multiple of heads (each head gets width / heads features), got "
+                             f"width={width}, heads={heads}")
+        widths = [int(w) for w in widths]
+        self.config = dict(widths=widths, vocab_size=vocab_size, context=context, width=width, heads=heads)
+        self.stem = TokenEmbedding(vocab_size, context, width)
+        self.blocks = nn.ModuleList(TransformerBlock(width, heads, w) for w in widths)
+        self.head = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, vocab_size))
+        for m in self.modules():
+            if isinstance(m, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(m.weight, 0.0, 0.02)
+            if isinstance(m, nn.Linear):
+                nn.init.zeros_(m.bias)
+        for block in self.blocks:
+            for proj in (block.attn.proj, block.mlp.proj):
+                nn.init.normal_(proj.weight, 0.0, 0.02 / math.sqrt(2 * len(widths)))
+
+
+ARCHITECTURES: dict[str, type[BlockNet]] = {"vgg": VGG, "small_cnn": SmallCNN, "resnet_cifar": ResNetCIFAR,
+                                             "gpt": GPT}
 
 VGG16_WIDTHS = [64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
 VGG16_POOLS = [1, 3, 6, 9, 12]
@@ -284,9 +256,12 @@ def run_blocks(model: BlockNet, h: Tensor, start: int, stop: int) -> Tensor:
     validate.integer("stop", stop, low=start, high=len(model.blocks))
     validate.tensor("h", h, min_ndim=2, kind="float", non_empty=False)
     validate.dtype_of("h", h, "model", model)
-    if start < stop and h.shape[1] != _in_channels(model.blocks[start]):
-        raise ValueError(f"h must be an input of block {start}, with {_in_channels(model.blocks[start])} channels, "
-                         f"got shape {tuple(h.shape)}")
+    if start < stop:
+        block = model.blocks[start]
+        width, dim = (block.width, -1) if isinstance(block, TransformerBlock) else (_in_channels(block), 1)
+        if h.shape[dim] != width:
+            raise ValueError(f"h must be an input of block {start}, with {width} "
+                             f"{'features (B, T, C)' if dim == -1 else 'channels'}, got shape {tuple(h.shape)}")
     return _run_blocks(model, h, start, stop)
 
 
@@ -308,6 +283,24 @@ def conv_inputs(block: nn.Module, h: Tensor) -> dict[str, Tensor]:
     if isinstance(block, ConvBlock):
         return {"conv": h}
     return {"conv1": h, "conv2": block.relu1(block.bn1(block.conv1(h)))}
+
+
+def linear_inputs(block: TransformerBlock, h: Tensor) -> dict[str, Tensor]:
+    """The input of each ``nn.Linear`` inside a transformer block, for the block input ``h`` ``(B, T, C)``, in the
+    order the block applies them (its current weights: after changing one, call it again for the next one's input).
+
+    ``attn.q``, ``attn.k``, ``attn.v``: ``ln_1(h)``; ``attn.proj``: the heads' outputs (``attn.mix``); ``mlp.fc``:
+    ``ln_2(h + attn(ln_1(h)))``; ``mlp.proj``: ``gelu(fc(·))``. The keys name the layers inside the block.
+    """
+    validate.module("block", block, TransformerBlock)
+    validate.tensor("h", h, ndim=3, kind="float")
+    if h.shape[-1] != block.width:
+        raise ValueError(f"h must be a block input (B, T, {block.width}), got shape {tuple(h.shape)}")
+    x = block.ln_1(h)
+    mixed = block.attn.mix(x)
+    z = block.ln_2(h + block.attn.proj(mixed))
+    return {"attn.q": x, "attn.k": x, "attn.v": x, "attn.proj": mixed, "mlp.fc": z,
+            "mlp.proj": block.mlp.act(block.mlp.fc(z))}
 
 
 def block_io(model: BlockNet, x: Tensor, upto: int | None = None) -> list[tuple[Tensor, Tensor]]:
@@ -344,7 +337,8 @@ def count_flops(model: nn.Module, input_size: Sequence[int] = (1, 28, 28), nonze
     """Multiply-accumulates of every conv and linear layer for one input of shape ``input_size`` (C, H, W).
 
     With ``nonzero=True`` only non-zero weights count (exact for unstructured sparsity: each weight is used once
-    per output position). Biases, BatchNorm, activations and pooling are not counted, as in the papers.
+    per output position). Biases, BatchNorm, activations and pooling are not counted, as in the papers. A ``GPT``
+    takes ``input_size = (T,)`` tokens; attention's own products (``q kᵀ``, the weights times ``v``) are not counted.
     """
     _check_flops(model, input_size, nonzero)
     total = 0
@@ -370,7 +364,8 @@ def count_flops(model: nn.Module, input_size: Sequence[int] = (1, 28, 28), nonze
     model.eval()  # BatchNorm1d needs eval mode for a batch of one
     try:
         device = next(model.parameters()).device
-        model(torch.zeros((1, *input_size), device=device))
+        tokens = getattr(model, "inputs", "images") == "tokens"
+        model(torch.zeros((1, *input_size), device=device, dtype=torch.long if tokens else None))
     finally:
         for h in hooks:
             h.remove()
@@ -385,7 +380,7 @@ def _in_channels(block: nn.Module) -> int:
 
 def _check_input(model: BlockNet, x: Tensor) -> None:
     validate.module("model", model, BlockNet)
-    validate.images("x", x, "model", model, non_empty=False)
+    validate.model_input("x", x, "model", model, non_empty=False)
 
 
 def _check_sizes(**sizes: int) -> None:
@@ -426,7 +421,11 @@ def _check_flops(model: nn.Module, input_size: Sequence[int], nonzero: bool) -> 
     validate.sequence("input_size", input_size, "positive sizes (C, H, W)", min_len=1)
     for i, v in enumerate(input_size):
         validate.integer(f"input_size[{i}]", v, low=1)
-    if isinstance(model, BlockNet):
+    if isinstance(model, BlockNet) and model.inputs == "tokens":
+        if len(input_size) != 1 or input_size[0] > model.config["context"]:
+            raise ValueError(f"input_size must be one sequence's length (T,) with T ≤ {model.config['context']}, the "
+                             f"model's context (no batch dimension), got {tuple(input_size)}")
+    elif isinstance(model, BlockNet):
         channels = getattr(model, "config", {}).get("in_channels")
         if len(input_size) != 3 or (channels is not None and input_size[0] != channels):
             raise ValueError(f"input_size must be one image's shape (C, H, W) with C = {channels}, the model's input "

@@ -18,8 +18,9 @@ rows of ``W`` are independent problems that share it. Every method below is a wa
 
 Conventions shared by every function: ``W`` is ``(out, in)`` — a conv kernel reshaped to ``(C_out, C_in·k·k)``, the
 column order of ``layer_inputs``; the work is done in float64 and the result has ``W``'s dtype and device; ``W`` is
-never modified. Pruners remove exactly ``prune.count(sparsity, in)`` entries of every row (round half up); entries
-already zero rank first. Before any inverse, a dead input (``H_jj = 0``) gets ``H_jj = 1`` and ``W[:, j] = 0`` (it
+never modified. Pruners remove exactly ``prune.count(sparsity, in)`` entries of every row (round half up), or with
+``nm=(n, m)`` (magnitude, Wanda, SparseGPT) n of every m consecutive entries of a row; entries already zero rank
+first. Before any inverse, a dead input (``H_jj = 0``) gets ``H_jj = 1`` and ``W[:, j] = 0`` (it
 never reaches the output), then ``damp · mean(diag H)`` is added to the diagonal (the reference code's 1 %).
 """
 from __future__ import annotations
@@ -217,29 +218,43 @@ def _lowest(scores: Tensor, k: int) -> Tensor:
     return mask
 
 
-def _prune_by(W: Tensor, scores: Tensor, sparsity: float) -> Tensor:
+def _lowest_nm(scores: Tensor, n: int, m: int) -> Tensor:
+    """Boolean mask of the ``n`` lowest scores in every group of ``m`` consecutive columns of each row (True = prune)."""
+    groups = scores.reshape(scores.shape[0], -1, m)  # (out, in / m, m)
+    return _lowest(groups.reshape(-1, m), n).reshape(scores.shape)
+
+
+def _prune_by(W: Tensor, scores: Tensor, sparsity: float, nm: tuple[int, int] | None) -> Tensor:
     w = W.detach().clone()
-    w[_lowest(scores, count(sparsity, W.shape[1]))] = 0
+    if nm is None:
+        w[_lowest(scores, count(sparsity, W.shape[1]))] = 0
+    else:
+        n, m = _check_nm(nm, sparsity, W.shape[1])
+        w[_lowest_nm(scores, n, m)] = 0
     return w
 
 
-def magnitude_prune(W: Tensor, sparsity: float) -> Tensor:
-    """Han et al. (NeurIPS 2015) per output row: zero the ``count(sparsity, in)`` smallest ``|W_ij|`` of each row."""
+def magnitude_prune(W: Tensor, sparsity: float, nm: tuple[int, int] | None = None) -> Tensor:
+    """Han et al. (NeurIPS 2015) per output row: zero the ``count(sparsity, in)`` smallest ``|W_ij|`` of each row.
+
+    ``nm=(n, m)``: the n smallest of every m consecutive entries of a row instead (``sparsity`` must be ``n / m``).
+    """
     validate.tensor("W", W, ndim=2, kind="float")
     _check_sparsity(sparsity)
-    return _prune_by(W, W.detach().abs(), sparsity)
+    return _prune_by(W, W.detach().abs(), sparsity, nm)
 
 
-def wanda_prune(W: Tensor, H: Tensor, sparsity: float) -> Tensor:
+def wanda_prune(W: Tensor, H: Tensor, sparsity: float, nm: tuple[int, int] | None = None) -> Tensor:
     """Wanda (Sun et al., ICLR 2024, Eq. 1): zero the lowest ``|W_ij| · ‖X_:,j‖`` of each row; no update.
 
     ``‖X_:,j‖ = √(n · H_jj)``, and ``√n`` is the same for every entry, so the score is ``|W_ij| · √H_jj``. With
-    ``H ∝ I`` it is ``magnitude_prune``. Comparison groups are output rows, as in the paper.
+    ``H ∝ I`` it is ``magnitude_prune``. Comparison groups are output rows, as in the paper; ``nm=(n, m)``: groups of
+    m consecutive entries of a row, n pruned in each (the paper's n:m setting, e.g. 2:4).
     """
     _check_wh(W, H)
     _check_sparsity(sparsity)
     norms = torch.diagonal(H.detach()).clamp_min(0).sqrt().to(W.device, W.dtype)
-    return _prune_by(W, W.detach().abs() * norms, sparsity)
+    return _prune_by(W, W.detach().abs() * norms, sparsity, nm)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -324,7 +339,7 @@ def _check_sweep(blocksize: int, damp: float) -> None:
     validate.real("damp", damp, low=0.0)
 
 
-def _check_nm(nm, sparsity: float, d: int, blocksize: int) -> tuple[int, int]:
+def _check_nm(nm, sparsity: float, d: int, blocksize: int | None = None) -> tuple[int, int]:
     if not isinstance(nm, (tuple, list)) or len(nm) != 2:
         raise TypeError(f"nm must be a pair (n, m): prune n of every m consecutive inputs, got {validate.describe(nm)}")
     n, m = nm
@@ -332,8 +347,9 @@ def _check_nm(nm, sparsity: float, d: int, blocksize: int) -> tuple[int, int]:
     validate.integer("nm[0]", n, low=0, high=m - 1)
     if abs(sparsity - n / m) > 1e-12:
         raise ValueError(f"sparsity must equal n/m = {n / m} with nm={tuple(nm)}, got {sparsity}")
-    if d % m or blocksize % m:
-        raise ValueError(f"nm={tuple(nm)} needs the inputs ({d}) and blocksize ({blocksize}) to be multiples of m={m}")
+    if d % m or (blocksize is not None and blocksize % m):
+        what = f"the inputs ({d})" + ("" if blocksize is None else f" and blocksize ({blocksize})")
+        raise ValueError(f"nm={tuple(nm)} needs {what} to be multiples of m={m}")
     return n, m
 
 

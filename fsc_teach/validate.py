@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 __all__ = ["describe", "tensor", "same_shape", "same_rows", "labels", "real", "integer", "choice", "module",
-           "device", "available_devices", "indices", "dtype_of", "images", "flag", "sequence", "mapping", "function",
+           "device", "available_devices", "indices", "dtype_of", "images", "tokens", "model_input", "flag", "sequence", "mapping", "function",
            "path", "pair"]
 
 
@@ -222,6 +222,35 @@ def images(name: str, value: Any, module_name: str, module_: nn.Module, *, non_e
         raise ValueError(f"{name} must be a batch (N, {channels}, H, W) of {channels}-channel images for "
                          f"{module_name}, got shape {tuple(value.shape)}")
     return value
+
+
+def tokens(name: str, value: Any, module_name: str, module_: nn.Module, *, non_empty: bool = True) -> Tensor:
+    """``value`` if it is a batch ``(B, T)`` of int64 (or int32) token ids ``module_`` takes: when the network records
+    them (``model.config``), ``T ≤ context`` and every id in ``[0, vocab_size)``. Reads the smallest and largest id."""
+    tensor(name, value, ndim=2, kind="integer", non_empty=non_empty)
+    if value.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"{name} must hold int64 token ids for {module_name}'s embedding, got dtype {value.dtype} "
+                        "(convert with .long())")
+    config = getattr(module_, "config", None)
+    config = config if isinstance(config, Mapping) else {}
+    context, vocab = config.get("context"), config.get("vocab_size")
+    if value.shape[1] < 1 or (context is not None and value.shape[1] > context):
+        raise ValueError(f"{name} must be a batch (B, T) of sequences with 1 <= T <= {context} (the context of "
+                         f"{module_name}), got shape {tuple(value.shape)}")
+    if value.numel():
+        low, high = int(value.min()), int(value.max())
+        if low < 0 or (vocab is not None and high >= vocab):
+            raise ValueError(f"{name} must hold token ids in [0, {vocab}) for {module_name}, got ids from {low} to "
+                             f"{high}")
+    return value
+
+
+def model_input(name: str, value: Any, module_name: str, module_: nn.Module, *, non_empty: bool = True) -> Tensor:
+    """``value`` if ``module_`` takes it: ``tokens`` for a network whose ``inputs`` is ``"tokens"`` (a GPT), else
+    ``images``."""
+    if getattr(module_, "inputs", "images") == "tokens":
+        return tokens(name, value, module_name, module_, non_empty=non_empty)
+    return images(name, value, module_name, module_, non_empty=non_empty)
 
 
 def flag(name: str, value: Any) -> bool:

@@ -4,6 +4,10 @@
     python -m fsc_teach.zoo train vgg_fmnist # one teacher
     python -m fsc_teach.zoo verify           # checksums and re-measured test accuracy vs the manifest
 
+The image teachers are trained with ``train.fit`` on Fashion-MNIST and measured by test accuracy; the language-model
+teacher (``gpt_pystdlib``) with ``lm.train_lm`` on the corpus's training bytes (``text``) and measured by its
+validation loss in nats per byte (``lm.evaluate_lm`` on the whole validation split).
+
 ``load_teacher(name)`` returns the committed teacher, frozen (eval mode, no gradients). If its file is missing or
 corrupted (checksum differs from the manifest), or ``FSC_RETRAIN=1`` is set, the teacher is trained again into the
 user cache (``$FSC_CACHE`` or ``~/.cache/fsc-teach``) with a warning, and the committed files are left alone.
@@ -26,14 +30,17 @@ import torch
 from .checkpoint import (CheckpointError, atomic_write_bytes, cached_model, load_checkpoint,
                          save_checkpoint, sha256)
 from .data import load_tensors
-from .models import BlockNet, resnet_cifar, small_cnn, vgg16_cifar, vgg_fmnist
+from .lm import evaluate_lm, train_lm
+from .models import GPT, BlockNet, resnet_cifar, small_cnn, vgg16_cifar, vgg_fmnist
+from .text import load_split
 from .train import evaluate, fit, freeze
 
-__all__ = ["TEACHERS", "TEACHER_DIR", "TeacherSpec", "load_teacher", "train_teacher", "manifest", "verify",
-           "teacher_history"]
+__all__ = ["TEACHERS", "TEACHER_DIR", "TEXT_DATASETS", "TeacherSpec", "load_teacher", "train_teacher", "manifest",
+           "verify", "measure", "teacher_history"]
 
 TEACHER_DIR = Path(__file__).parent / "teachers"
 MANIFEST = "manifest.json"
+TEXT_DATASETS = ("pystdlib",)  # the corpus of fsc_teach.corpus: trained with lm.train_lm, measured in nats/byte
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,11 @@ TEACHERS: dict[str, TeacherSpec] = {
              "but train 5 epochs (Adam, cosine), which fit a 2-core CPU in about 7 minutes when it has the machine "
              "to itself (an earlier 10-epoch run progressed at about 6 steps/s, ~13 min); this checkpoint was trained while other jobs "
              "shared the two cores, so train_seconds overstates the time"),
+    "gpt_pystdlib": TeacherSpec(
+        build=GPT, dataset="pystdlib",
+        description="byte-level GPT (nanoGPT shape: 4 pre-LayerNorm blocks, width 128, 4 heads, MLP 512, context "
+                    "128, 0.88 M parameters) on CPython's stdlib source (fsc_teach.corpus); fit_kwargs are lm.train_lm's",
+        fit_kwargs=dict(steps=600, batch_size=32, lr=2e-3, warmup=50, weight_decay=0.1, seed=0)),
     # Paper scale (one GPU): CIFAR-10 cannot be downloaded on the machines that build this course, so these are
     # not committed; load_teacher() trains them on first use (needs internet for the data) into the user cache.
     "vgg16_cifar10": TeacherSpec(
@@ -94,33 +106,62 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("FSC_CACHE") or Path.home() / ".cache" / "fsc-teach")
 
 
-def _train(name: str, epochs: int | None = None, progress: bool = True) -> tuple[BlockNet, dict]:
+def _train(name: str, epochs: int | None = None, progress: bool = True, steps: int | None = None
+           ) -> tuple[BlockNet, dict]:
     spec = _spec(name)
-    kwargs = dict(spec.fit_kwargs, **({"epochs": epochs} if epochs is not None else {}))
-    x, y = load_tensors(spec.dataset, train=True)
-    xt, yt = load_tensors(spec.dataset, train=False)
+    text = spec.dataset in TEXT_DATASETS
+    if (epochs if text else steps) is not None:
+        raise ValueError(f"teacher {name!r} trains for a number of {'steps' if text else 'epochs'}; got "
+                         f"{'epochs' if text else 'steps'}={epochs if text else steps}")
+    kwargs = dict(spec.fit_kwargs, **({"epochs": epochs} if epochs is not None else {}),
+                  **({"steps": steps} if steps is not None else {}))
     torch.manual_seed(kwargs["seed"])  # the initial weights depend on the seed too
     model = spec.build()
     start = time.perf_counter()
-    history = fit(model, x, y, val=(xt, yt), progress=progress, desc=f"teacher {name}", **kwargs)
-    seconds = time.perf_counter() - start
-    meta = {"name": name, "dataset": spec.dataset, "test_accuracy": evaluate(model, xt, yt),
-            "train_seconds": round(seconds, 1), "fit_kwargs": kwargs, "history": history}
+    if text:
+        history = train_lm(model, load_split("train"), progress=progress, desc=f"teacher {name}", **kwargs)
+        seconds = time.perf_counter() - start
+        metric = {"validation_nats_per_byte": evaluate_lm(model, load_split("validation"))}
+    else:
+        x, y = load_tensors(spec.dataset, train=True)
+        xt, yt = load_tensors(spec.dataset, train=False)
+        history = fit(model, x, y, val=(xt, yt), progress=progress, desc=f"teacher {name}", **kwargs)
+        seconds = time.perf_counter() - start
+        metric = {"test_accuracy": evaluate(model, xt, yt)}
+    meta = {"name": name, "dataset": spec.dataset, **metric, "train_seconds": round(seconds, 1),
+            "fit_kwargs": kwargs, "history": history}
     return model.cpu(), meta
 
 
+def _metric(entry: dict) -> str:
+    """The manifest's measure of a teacher: ``"test_accuracy"`` or ``"validation_nats_per_byte"``."""
+    return "validation_nats_per_byte" if entry["dataset"] in TEXT_DATASETS else "test_accuracy"
+
+
+def measure(model: BlockNet, dataset: str) -> float:
+    """What the manifest records for a teacher on ``dataset``: test accuracy, or validation nats/byte for text."""
+    if dataset in TEXT_DATASETS:
+        return evaluate_lm(model, load_split("validation"))
+    xt, yt = load_tensors(dataset, train=False)
+    return evaluate(model, xt, yt)
+
+
 def train_teacher(name: str, directory: str | os.PathLike = TEACHER_DIR, epochs: int | None = None,
-                  progress: bool = True) -> dict:
-    """Train teacher ``name``, save it atomically into ``directory`` and record it in the manifest."""
+                  progress: bool = True, steps: int | None = None) -> dict:
+    """Train teacher ``name``, save it atomically into ``directory`` and record it in the manifest.
+
+    ``epochs`` (image teachers) or ``steps`` (language models) override the spec's, for a quick check.
+    """
     spec = _spec(name)
     directory = Path(directory)
-    model, meta = _train(name, epochs, progress)
+    model, meta = _train(name, epochs, progress, steps)
     path = save_checkpoint(directory / f"{name}.pt", model, meta)
+    key = _metric(meta)
     entry = {
         "file": path.name, "description": spec.description, "arch": model.arch, "config": model.config,
         "dataset": spec.dataset, "command": f"python -m fsc_teach.zoo train {name}",
         "seed": meta["fit_kwargs"]["seed"], "fit_kwargs": meta["fit_kwargs"],
-        "test_accuracy": round(meta["test_accuracy"], 6), "train_seconds": meta["train_seconds"],
+        key: round(meta[key], 6), "train_seconds": meta["train_seconds"],
         "machine": f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, "
                    f"{torch.get_num_threads()} threads",
         "sha256": sha256(path), "note": spec.note,
@@ -166,14 +207,14 @@ def teacher_history(name: str, directory: str | os.PathLike = TEACHER_DIR) -> di
 
 
 def verify(directory: str | os.PathLike = TEACHER_DIR) -> dict[str, dict]:
-    """Re-measure every committed teacher: ``{name: {"sha256_ok", "manifest", "measured"}}``."""
+    """Re-measure every committed teacher: ``{name: {"sha256_ok", "metric", "manifest", "measured"}}``."""
     out = {}
     for name, entry in manifest(directory).items():
         path = Path(directory) / entry["file"]
         model = freeze(load_checkpoint(path)[0])
-        xt, yt = load_tensors(entry["dataset"], train=False)
-        out[name] = {"sha256_ok": sha256(path) == entry["sha256"], "manifest": entry["test_accuracy"],
-                     "measured": evaluate(model, xt, yt)}
+        key = _metric(entry)
+        out[name] = {"sha256_ok": sha256(path) == entry["sha256"], "metric": key, "manifest": entry[key],
+                     "measured": measure(model, entry["dataset"])}
     return out
 
 
@@ -189,13 +230,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "train":
         for name in args.names or [n for n, spec in TEACHERS.items() if spec.committed]:
             entry = train_teacher(name, args.dir)
-            print(f"{name}: test accuracy {entry['test_accuracy']:.4f} in {entry['train_seconds']:.0f} s")
+            key = _metric(entry)
+            print(f"{name}: {key.replace('_', ' ')} {entry[key]:.4f} in {entry['train_seconds']:.0f} s")
         return 0
     ok = True
     for name, r in verify(args.dir).items():
         good = r["sha256_ok"] and abs(r["measured"] - r["manifest"]) <= 0.001
         ok &= good
-        print(f"{name}: sha256 {'ok' if r['sha256_ok'] else 'MISMATCH'}, manifest {r['manifest']:.4f}, "
+        print(f"{name}: sha256 {'ok' if r['sha256_ok'] else 'MISMATCH'}, {r['metric']} manifest {r['manifest']:.4f}, "
               f"measured {r['measured']:.4f} {'ok' if good else 'FAIL'}")
     return 0 if ok else 1
 

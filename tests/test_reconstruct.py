@@ -354,7 +354,7 @@ def test_compress_model_bad_arguments_give_clear_errors():
                                                                    calibration="both"))
     clear_error(f, "bits", "bits to a pruner", lambda: compress_model(None, teacher, x, "wanda", bits=3))
     clear_error(f, "sparsity", "sparsity to a quantizer", lambda: compress_model(None, teacher, x, "gptq", sparsity=0.5))
-    clear_error(f, "nm", "nm to wanda", lambda: compress_model(None, teacher, x, "wanda", sparsity=0.5, nm=(2, 4)))
+    clear_error(f, "nm", "nm to obc", lambda: compress_model(None, teacher, x, "obc", sparsity=0.5, nm=(2, 4)))
     clear_error(f, "blocks", "unsorted", lambda: compress_model(None, teacher, x, "rtn", bits=4, blocks=[2, 1]))
     narrow = VGG([2, 6, 8], pools=[0, 2], in_channels=1, input_size=8)
     clear_error(f, "student", "other widths", lambda: compress_model(narrow, teacher, x, "rtn", bits=4))

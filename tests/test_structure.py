@@ -17,7 +17,7 @@ from fsc_teach.models import VGG
 
 PACKAGE = Path(fsc_teach.__file__).parent
 METHOD_MODULES = ["kd.py", "fitnets.py", "fskd.py", "cross.py", "iterative.py", "fewshot.py", "analysis.py",
-                  "reconstruct.py", "layerwise.py", "mir.py"]
+                  "reconstruct.py", "layerwise.py", "mir.py", "lm.py"]
 HOOKS = {"register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook"}
 
 
