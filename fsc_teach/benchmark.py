@@ -93,29 +93,24 @@ class Plan:
 
 _STUDENTS = (Scheme("structured", 0.5), Scheme("structured", 0.7), Scheme("unstructured", 0.7),
              Scheme("unstructured", 0.9))
-# The label-using baselines get a fixed number of optimiser steps whatever K (at K = 1 an epoch is one step), and
-# the teacher's outputs are computed once per run (exact without augmentation). Every method's student has its
-# BatchNorm statistics re-estimated on the K-shot images at the end (the same chance for all; L1+BN is that alone).
+# Trained baselines: a fixed number of steps whatever K, the teacher's outputs computed once (exact without
+# augmentation); every student's BatchNorm re-estimated on its K-shot images (the same chance for all; L1+BN: alone).
 _BASELINES = dict(train_steps=120, train_batch=32, cache_teacher=True, recalibrate_bn=True)
 PLANS: dict[str, Plan] = {
     # every code path in under a minute on a 2-core CPU; the numbers mean nothing
     "quick": Plan("fashion_mnist", ("vgg_fmnist",), (Scheme("structured", 0.5), Scheme("unstructured", 0.9)),
                   (1,), (0, 1), {"vgg_fmnist": Settings(steps=3, lr=3e-3, batch_size=10, epochs=1,
                                                       cache_teacher=True, recalibrate_bn=True)}, 300),
-    # one structured and one unstructured student at the sparsities of the cross-distillation paper's headline
-    # tables (VGG-50 %, VGG-90 %), K = 1 and 10, 5 seeds, the budgets that notebook 07's sweep chooses
-    # (``budget.choose``), every accuracy on the full 10,000-image test set. To run in 15 minutes on two cores it
-    # leaves out K = 5 (the sweep itself runs K = 5), Hinton KD and Iter-KD (the sweep runs both; notebooks 02 and
-    # 03 measure them); ``paper`` keeps all
+    # the cross-distillation paper's headline students (VGG-50 %, VGG-90 %), K = 1 and 10, 5 seeds, the sweep's budgets
+    # (``budget.choose``), 10,000 test images. To run in 15 minutes on two cores it leaves out K = 5, Hinton KD and
+    # Iter-KD (the sweep runs all three; notebooks 02 and 03 measure KD and Iter-KD); ``paper`` keeps all
     "standard": Plan("fashion_mnist", ("vgg_fmnist",), (Scheme("structured", 0.5), Scheme("unstructured", 0.9)),
                      (1, 10), (0, 1, 2, 3, 4),
                      {"vgg_fmnist": Settings(steps=200, lr=3e-3, batch_size=10, **_BASELINES)}, 10_000,
                      methods=tuple(m for m in fewshot.METHODS if m not in ("KD", "Iter-KD")),
                      note="200 Adam steps per layer on mini-batches of 10 images (the authors: 3,000 full-batch); "
-                          "120 steps of 32 images for BP, MiR and each FitNet stage (both chosen by the budget "
-                          "sweep); every student's BatchNorm re-estimated on the K-shot images; 10,000 test images "
-                          "per cell; Hinton KD and Iter-KD left out to keep to 15 minutes (notebooks 02 and 03 "
-                          "measure them; `paper` runs both)"),
+                          "120 steps of 32 images for BP, MiR and each FitNet stage (both from the budget sweep); "
+                          "BatchNorm re-estimated for every student; 10,000 test images per cell; no KD, Iter-KD"),
     # the papers' settings (Bai et al., AAAI 2020: VGG-16 mu = 0.6, (0.9, 0.3), lr 5e-4; ResNet-56 mu = 0.9, (0.9, 0.5), 1e-3),
     # two sparsities of each kind
     "paper": Plan("cifar10", ("vgg16_cifar10", "resnet56_cifar10"), _STUDENTS, (1, 5, 10), (0, 1, 2, 3, 4),
@@ -210,17 +205,15 @@ def _run_here(plan: Plan, todo: list[dict], *, cache, workers: int | None, progr
     if tensors is None:
         tensors = (*data.load_tensors(plan.dataset, train=True), *data.load_tensors(plan.dataset, train=False))
 
-    data_free: dict[tuple, dict] = {}  # L1-norm uses no data: one student per teacher and scheme, whatever K and draw
-    lock = threading.Lock()
+    data_free, lock = {}, threading.Lock()  # L1-norm uses no data: measured once per student, reused for every K, draw
 
     def cell(teacher, kind, sparsity, k, seed, method, config):
+        measure = lambda: _measure(plan, models[teacher], tensors, teacher, kind, sparsity, k, seed, method)  # noqa: E731
         if method not in DATA_FREE:
-            return _measure(plan, models[teacher], tensors, teacher, kind, sparsity, k, seed, method)
-        with lock:  # measured (and its 10,000 test images evaluated) once, then the same row for every K and draw
-            key = (teacher, kind, sparsity)
-            if key not in data_free:
-                data_free[key] = _measure(plan, models[teacher], tensors, teacher, kind, sparsity, k, seed, method)
-            return dict(data_free[key])
+            return measure()
+        with lock:
+            data_free[teacher, kind, sparsity] = data_free.get((teacher, kind, sparsity)) or measure()
+            return dict(data_free[teacher, kind, sparsity])
 
     return grid.run_grid(cell, todo, workers=workers if device.type == "cpu" else 1, cache=cache,
                          progress=progress, desc="benchmark")
@@ -361,15 +354,11 @@ def write_outputs(rows: Sequence[dict], out: str | Path, scale: str) -> list[Pat
     validate.path("out", out)
     if not isinstance(scale, str) or not scale:
         raise TypeError(f"scale must be the scale's name (a non-empty str), got {validate.describe(scale)}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    (out := Path(out)).mkdir(parents=True, exist_ok=True)
     paths = [out / f"results-{scale}.csv", out / f"summary-{scale}.csv", out / f"summary-{scale}.md"]
     write_table(rows, paths[0])
     summ = summary(rows)
-    with open(paths[1], "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(summ[0]))
-        w.writeheader()
-        w.writerows(summ)
+    write_table(summ, paths[1], columns=list(summ[0]))
     md = [f"# Few-shot compression benchmark, scale `{scale}`", ""]
     for (teacher, student), group in _groups(summ, ("teacher", "student")).items():
         ks = sorted({g["k"] for g in group})
@@ -413,8 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(err))
     scale = get_scale(args.scale)
     plan = PLANS[scale]
-    out = Path(args.out)
-    cache = out / f"cells-{scale}.jsonl"
+    cache = (out := Path(args.out)) / f"cells-{scale}.jsonl"
     if args.fresh and cache.exists():
         cache.unlink()
     done = len(grid.load_cache(cache))

@@ -58,3 +58,28 @@ def test_the_committed_sweep_is_complete_and_chooses_the_standard_plans_budgets(
     settings = plan.settings["vgg_fmnist"]
     chosen = budget.choose(rows, cap=budget.CAPS["standard"])
     assert chosen == {"steps": settings.steps, "train_steps": settings.train_steps}
+
+
+LM_TABLE = TABLE.parent / "lm-standard.csv"
+
+
+def test_the_language_model_table_has_every_comparison_of_notebook_09_on_five_draws():
+    if not LM_TABLE.exists():
+        pytest.fail(f"{LM_TABLE} is missing: run notebook 09 at standard (python scripts/course.py run --scale "
+                    "standard --only 09) and commit results/")
+    with open(LM_TABLE, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and set(rows[0]) == {"method", "compression", "calibration", "n", "source", "draw", "val_loss",
+                                     "seconds"}
+    assert all(0.0 < float(r["val_loss"]) < 5.546 for r in rows)  # below uniform guessing over 256 bytes (ln 256)
+    draws = lambda **kw: {r["draw"] for r in rows if all(r[k] == v for k, v in kw.items())}  # noqa: E731
+    for method in ("Wanda", "SparseGPT"):
+        for what in ("50 %", "70 %", "2:4"):
+            assert len(draws(method=method, compression=what, n="128", source="code", calibration="student")) >= 5
+    for what in ("W3", "W4"):
+        assert len(draws(method="GPTQ", compression=what, n="128", source="code")) >= 5
+    assert {r["n"] for r in rows if r["method"] == "SparseGPT" and r["compression"] == "50 %"} >= {"8", "32", "128",
+                                                                                                  "512"}
+    assert {r["source"] for r in rows if r["n"] == "128"} >= {"code", "prose"}
+    assert {r["calibration"] for r in rows} == {"student", "teacher", "asymmetric"}
+    assert {"magnitude + KD", "SparseGPT + KD"} <= {r["method"] for r in rows}
