@@ -185,7 +185,8 @@ def distill_lm(student: GPT, teacher: GPT, sequences: Tensor, *, T: float = 1.0,
                keep_zeros: bool = True, progress: bool = True, desc: str = "distill LM") -> dict:
     """Hinton KD (``losses.kd_loss``: ``T²·KL(p_t^T ‖ p_s^T)``) of the next-byte distributions at every position of
     ``sequences`` ``(n, L)`` (the student reads ``sequences[:, :-1]``), for ``steps`` AdamW steps with a cosine
-    decay from ``lr`` to 0, batches drawn by ``seed``. The student is trained in place; the teacher only read.
+    decay from ``lr`` to 0, batches drawn by ``seed``. The student is trained in place (every parameter made
+    trainable) and returned in eval mode; the teacher is only read.
 
     ``keep_zeros``: every weight of the student that is exactly zero now (a pruned one) stays zero
     (``prune.remask_`` after each backward pass and step), so the sparsity is kept. A quantized student leaves its
@@ -197,6 +198,8 @@ def distill_lm(student: GPT, teacher: GPT, sequences: Tensor, *, T: float = 1.0,
     device = next(student.parameters()).device
     masks = {name: p != 0 for name, p in student.named_parameters() if p.ndim == 2 and bool((p == 0).any())} \
         if keep_zeros else {}
+    for p in student.parameters():  # a copy of a frozen teacher (compress_model's default student) arrives frozen
+        p.requires_grad_(True)
     opt = _adamw(student, lr, weight_decay, (0.9, 0.99))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, steps))
     history, start = {"step": [], "kd_loss": [], "time": []}, time.perf_counter()

@@ -19,6 +19,7 @@ from fsc_teach.models import GPT, block_input, block_io, count_flops, count_para
 from fsc_teach.prune import count
 from fsc_teach.quantize import quant_scale
 from fsc_teach.reconstruct import gptq_quantize, gram, layer_inputs, sparsegpt_prune, wanda_prune
+from fsc_teach.train import freeze
 
 from helpers import clear_error
 
@@ -241,7 +242,7 @@ def test_generate_is_seeded_and_greedy_is_the_argmax():
 
 
 def test_distill_lm_keeps_zeros_and_moves_toward_the_teacher():
-    teacher = _trained_tiny()
+    teacher = freeze(_trained_tiny())  # as zoo.load_teacher holds it: the compressed copy arrives frozen too
     seqs = text.sample_sequences(text.load_split("calibration"), 16, 16, seed=0)
     student, _ = compress_model(None, teacher, seqs[:, :-1], "magnitude", sparsity=0.7, progress=False)
     zeros = {n: p == 0 for n, p in student.named_parameters() if p.ndim == 2 and (p == 0).any()}
