@@ -76,10 +76,10 @@ def test_the_language_model_table_has_every_comparison_of_notebook_09_on_five_dr
     for method in ("Wanda", "SparseGPT"):
         for what in ("50 %", "70 %", "2:4"):
             assert len(draws(method=method, compression=what, n="128", source="code", calibration="student")) >= 5
-    for what in ("W3", "W4"):
-        assert len(draws(method="GPTQ", compression=what, n="128", source="code")) >= 5
+    assert len(draws(method="GPTQ", compression="W3", n="128", source="code")) >= 5
     assert {r["n"] for r in rows if r["method"] == "SparseGPT" and r["compression"] == "50 %"} >= {"8", "32", "128",
                                                                                                   "512"}
     assert {r["source"] for r in rows if r["n"] == "128"} >= {"code", "prose"}
     assert {r["calibration"] for r in rows} == {"student", "teacher", "asymmetric"}
-    assert {"magnitude + KD", "SparseGPT + KD"} <= {r["method"] for r in rows}
+    assert len(draws(method="SparseGPT + KD", compression="70 %", n="128")) >= 5
+    assert len(draws(method="SparseGPT", compression="50 %", n="128", source="prose")) >= 5
