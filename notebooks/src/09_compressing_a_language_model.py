@@ -161,7 +161,7 @@ def compressed(method, seqs, *, calibration_pattern="student", **amount):
                                     progress=False, **amount)[0]
 
 
-def measure(method, what, n, source, seed, **kw):
+def score_cell(method, what, n, source, seed, **kw):
     """Compress (n = 0: no data), score on the validation split, record one row; returns the loss (nats/byte)."""
     start = time.thread_time()
     seqs = calibration(n, seed, source)[:, :-1] if n else x0[:1]  # a data-free method ignores its one sequence
@@ -177,10 +177,10 @@ def measure(method, what, n, source, seed, **kw):
 NAMES = {"magnitude": "magnitude", "wanda": "Wanda", "sparsegpt": "SparseGPT", "rtn": "RTN", "gptq": "GPTQ"}
 prune = {}
 for pname, amount in PATTERNS.items():
-    mag = measure("magnitude", pname, 0, "", 0, **amount)
+    mag = score_cell("magnitude", pname, 0, "", 0, **amount)
     prune["magnitude", pname] = [mag] * len(DRAWS)  # data-free: the same model for every draw
     for method in ("wanda", "sparsegpt"):
-        prune[method, pname] = [measure(method, pname, N_MAIN, "code", s, **amount) for s in DRAWS]
+        prune[method, pname] = [score_cell(method, pname, N_MAIN, "code", s, **amount) for s in DRAWS]
 plots.show_table([{"method": NAMES[m], **{f"{p} (nats/byte)": plots.mean_std(prune[m, p], scale=1, digits=3)
                                            for p in PATTERNS}} for m in ("magnitude", "wanda", "sparsegpt")])
 print(f"dense {dense_loss:.3f} nats/byte; {N_MAIN} calibration sequences of code, mean ± std over {len(DRAWS)} "
@@ -208,8 +208,8 @@ plots.show_table([{"pattern": p, **{f"{NAMES[a]} vs {NAMES[b]}": v_prune[p, a, b
 quant = {}
 for bits in (3, 4):  # the verdict at 3 bits on every draw; 4 bits, where both are close to dense, on two
     draws = DRAWS if bits == 3 else CURVE_DRAWS
-    quant["rtn", bits] = [measure("rtn", f"W{bits}", 0, "", 0, bits=bits)] * len(draws)
-    quant["gptq", bits] = [measure("gptq", f"W{bits}", N_MAIN, "code", s, bits=bits) for s in draws]
+    quant["rtn", bits] = [score_cell("rtn", f"W{bits}", 0, "", 0, bits=bits)] * len(draws)
+    quant["gptq", bits] = [score_cell("gptq", f"W{bits}", N_MAIN, "code", s, bits=bits) for s in draws]
 plots.show_table([{"method": {"rtn": "RTN", "gptq": "GPTQ"}[m],
                    **{f"W{b} (nats/byte)": plots.mean_std(quant[m, b], scale=1, digits=3) for b in (3, 4)}}
                   for m in ("rtn", "gptq")])
@@ -227,8 +227,8 @@ display(Markdown("**Paired over the draws:** " + "; ".join(f"W{b}: {v.verdict}" 
 
 # %%
 curve = {("code", n): (prune["sparsegpt", "50 %"] if n == N_MAIN else  # section 3's cells at N_MAIN
-                       [measure("sparsegpt", "50 %", n, "code", s, sparsity=0.5) for s in CURVE_DRAWS]) for n in NS}
-curve["prose", N_MAIN] = [measure("sparsegpt", "50 %", N_MAIN, "prose", s, sparsity=0.5) for s in DRAWS]
+                       [score_cell("sparsegpt", "50 %", n, "code", s, sparsity=0.5) for s in CURVE_DRAWS]) for n in NS}
+curve["prose", N_MAIN] = [score_cell("sparsegpt", "50 %", N_MAIN, "prose", s, sparsity=0.5) for s in DRAWS]
 fig, ax = plt.subplots(figsize=(6.2, 3.6))
 ax.errorbar(NS, [np.mean(curve["code", n]) for n in NS], yerr=[np.std(curve["code", n]) for n in NS],
             marker="o", capsize=3, color=plots.color("SparseGPT"), label="SparseGPT 50 %, code")
@@ -258,7 +258,7 @@ display(Markdown(f"**N = {N_MAIN}, paired over {len(DRAWS)} draws:** "
 # %%
 patterns = {"student": prune["sparsegpt", "70 %"]}
 for how in ("teacher", "asymmetric"):
-    patterns[how] = [measure("sparsegpt", "70 %", N_MAIN, "code", s, sparsity=0.7, calibration_pattern=how)
+    patterns[how] = [score_cell("sparsegpt", "70 %", N_MAIN, "code", s, sparsity=0.7, calibration_pattern=how)
                      for s in DRAWS]
 plots.show_table([{"calibration": f"{how} inputs", "SparseGPT 70 % (nats/byte)":
                    plots.mean_std(v, scale=1, digits=3)} for how, v in patterns.items()])
