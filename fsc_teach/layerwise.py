@@ -143,17 +143,35 @@ def _calibrate(layer_s: nn.Module, layer_t: nn.Module, x_s: Iterable, x_t: Itera
     return acc
 
 
+def _groups(block: nn.Module, inputs: dict[str, Tensor]) -> list[list[str]]:
+    """The block's layer names in order, consecutive Linear layers that read the same tensor (a transformer's q, k
+    and v read ``ln_1(h)``) in one group: compressing one cannot change the others' input, computed before them."""
+    groups: list[list[str]] = []
+    for name, x in inputs.items():
+        if (groups and inputs[groups[-1][0]] is x and isinstance(block.get_submodule(name), nn.Linear)
+                and isinstance(block.get_submodule(groups[-1][0]), nn.Linear)):
+            groups[-1].append(name)
+        else:
+            groups.append([name])
+    return groups
+
+
 def _compress_block_(block_s: nn.Module, block_t: nn.Module, h_s: list[Tensor], h_t: list, calibration: str,
                      compress, damp: float, prefix: str) -> list[dict]:
     """Compress the layers of one block in the order it applies them, each on the inputs it receives now (the
-    block's earlier layers already compressed); ``h_s``/``h_t``: the block's input batches in each network."""
+    block's earlier layers already compressed); ``h_s``/``h_t``: the block's input batches in each network.
+
+    Layers that read one tensor share one ``H`` (one pass over the batches for the group); the student's inputs are
+    recomputed after each group, the teacher's (which never change) once."""
     records = []
-    for name in _layer_inputs(block_s, h_s[0][:1]):
-        layer_s, layer_t = block_s.get_submodule(name), block_t.get_submodule(name)
-        x_s = (_layer_inputs(block_s, h)[name] if calibration != "teacher" else None for h in h_s)  # lazily
-        x_t = (_layer_inputs(block_t, h)[name] if calibration != "student" else None for h in h_t)
-        acc = _calibrate(layer_s, layer_t, x_s, x_t, calibration)
-        records.append(_compress_layer_(layer_s, layer_t, acc, calibration, compress, damp, f"{prefix}.{name}"))
+    t_inputs = [_layer_inputs(block_t, h) for h in h_t] if calibration != "student" else None
+    for group in _groups(block_s, _layer_inputs(block_s, h_s[0][:1])):
+        x_s = (_layer_inputs(block_s, h)[group[0]] if calibration != "teacher" else None for h in h_s)  # lazily
+        x_t = (inputs[group[0]] for inputs in t_inputs) if t_inputs is not None else (None for _ in h_s)
+        acc = _calibrate(block_s.get_submodule(group[0]), block_t.get_submodule(group[0]), x_s, x_t, calibration)
+        for name in group:
+            layer_s, layer_t = block_s.get_submodule(name), block_t.get_submodule(name)
+            records.append(_compress_layer_(layer_s, layer_t, acc, calibration, compress, damp, f"{prefix}.{name}"))
     return records
 
 
