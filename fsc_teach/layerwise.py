@@ -70,9 +70,10 @@ def _check_block(model: BlockNet, l: int) -> None:
                          f"{' with a decoupled conv' if isinstance(block, ConvBlock) else ''}")
 
 
-def _layer_inputs(block: nn.Module, h: Tensor) -> dict[str, Tensor]:
-    """``{name inside the block: that layer's input}`` for block input ``h``, in the order the block applies them."""
-    return linear_inputs(block, h) if isinstance(block, TransformerBlock) else conv_inputs(block, h)
+def _layer_inputs(block: nn.Module, h: Tensor, upto: str | None = None) -> dict[str, Tensor]:
+    """``{name inside the block: that layer's input}`` for block input ``h``, in the order the block applies them
+    (up to layer ``upto``, computing no more than it needs)."""
+    return linear_inputs(block, h, upto) if isinstance(block, TransformerBlock) else conv_inputs(block, h, upto)
 
 
 def _head_linear(model: BlockNet) -> nn.Linear:
@@ -166,7 +167,8 @@ def _compress_block_(block_s: nn.Module, block_t: nn.Module, h_s: list[Tensor], 
     records = []
     t_inputs = [_layer_inputs(block_t, h) for h in h_t] if calibration != "student" else None
     for group in _groups(block_s, _layer_inputs(block_s, h_s[0][:1])):
-        x_s = (_layer_inputs(block_s, h)[group[0]] if calibration != "teacher" else None for h in h_s)  # lazily
+        x_s = (_layer_inputs(block_s, h, group[0])[group[0]] if calibration != "teacher" else None
+               for h in h_s)  # lazily, batch by batch
         x_t = (inputs[group[0]] for inputs in t_inputs) if t_inputs is not None else (None for _ in h_s)
         acc = _calibrate(block_s.get_submodule(group[0]), block_t.get_submodule(group[0]), x_s, x_t, calibration)
         for name in group:

@@ -27,12 +27,13 @@ from .models import GPT
 from .progress import bar
 from .prune import remask_
 from .text import eval_windows
-from .train import eval_mode, get_device, set_seed
+from .train import eval_mode, get_device, map_batches, set_seed
 
 __all__ = ["UNIFORM_LOSS", "next_byte_loss", "perplexity", "lm_loss", "train_lm", "evaluate_lm", "generate",
            "distill_lm"]
 
 UNIFORM_LOSS = math.log(256)  # nats/byte of uniform guessing over 256 byte values
+TEACHER_CACHE_BYTES = 256 * 2**20  # distill_lm keeps the teacher's logits of every sequence when they fit in this
 
 
 def next_byte_loss(logits: Tensor, targets: Tensor) -> Tensor:
@@ -136,14 +137,16 @@ def evaluate_lm(model: GPT, tokens: Tensor, *, length: int | None = None, batch_
     the windows of ``text.eval_windows`` (each byte predicted once, from at most ``length`` bytes of context)."""
     length = _check_model_tokens(model, tokens, length, batch_size)
     device = next(iter(model.parameters())).device if device is None else validate.device("device", device)
-    total = torch.zeros((), dtype=torch.float64)
+    batches = [w[i:i + batch_size] for w in eval_windows(tokens, length) for i in range(0, len(w), batch_size)]
+
+    def nats(w: Tensor) -> Tensor:  # the summed loss of one batch of windows, in float64 on the CPU
+        w = w.to(device)
+        logits = model(w[:, :-1])
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), w[:, 1:].reshape(-1),
+                               reduction="sum").double().cpu()
+
     with eval_mode(model):
-        for windows in eval_windows(tokens, length):
-            for i in range(0, len(windows), batch_size):
-                w = windows[i:i + batch_size].to(device)
-                logits = model(w[:, :-1])
-                total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), w[:, 1:].reshape(-1),
-                                         reduction="sum").double().cpu()
+        total = torch.stack(map_batches(nats, batches, device)).sum()  # summed in batch order: deterministic
     return float(total) / (len(tokens) - 1)
 
 
@@ -203,12 +206,19 @@ def distill_lm(student: GPT, teacher: GPT, sequences: Tensor, *, T: float = 1.0,
     opt = _adamw(student, lr, weight_decay, (0.9, 0.99))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, steps))
     history, start = {"step": [], "kd_loss": [], "time": []}, time.perf_counter()
+    inputs = sequences[:, :-1].long()
+    cached = _teacher_logits(teacher, inputs, device) if inputs.numel() * teacher.config["vocab_size"] * 4 \
+        <= TEACHER_CACHE_BYTES else None  # the teacher is fixed: few sequences' logits are computed once
     student.train()
     with eval_mode(teacher):
         for step in bar(range(steps), desc=desc, disable=not progress, leave=False):
-            batch = sequences[torch.randint(0, len(sequences), (batch_size,), generator=gen)][:, :-1].long().to(device)
-            with torch.no_grad():
-                t_logits = teacher(batch.to(next(teacher.parameters()).device)).to(device)
+            rows = torch.randint(0, len(sequences), (batch_size,), generator=gen)
+            batch = inputs[rows].to(device)
+            if cached is not None:
+                t_logits = cached[rows.to(cached.device)]
+            else:
+                with torch.no_grad():
+                    t_logits = teacher(batch.to(next(teacher.parameters()).device)).to(device)
             s_logits = student(batch)
             loss = kd_loss(s_logits.reshape(-1, s_logits.shape[-1]), t_logits.reshape(-1, t_logits.shape[-1]), T)
             opt.zero_grad(set_to_none=True)
@@ -222,6 +232,15 @@ def distill_lm(student: GPT, teacher: GPT, sequences: Tensor, *, T: float = 1.0,
             history["time"].append(time.perf_counter() - start)
     student.eval()
     return history
+
+
+@torch.no_grad()
+def _teacher_logits(teacher: GPT, inputs: Tensor, device: torch.device, batch_size: int = 64) -> Tensor:
+    """The teacher's logits ``(n, L, V)`` for every row of ``inputs``, in eval mode, on ``device``."""
+    with eval_mode(teacher):
+        tdev = next(teacher.parameters()).device
+        return torch.cat([teacher(inputs[i:i + batch_size].to(tdev)).to(device)
+                          for i in range(0, len(inputs), batch_size)])
 
 
 def _check_distill(student, teacher, sequences, T, steps, batch_size, lr, weight_decay, seed, keep_zeros) -> None:

@@ -272,35 +272,57 @@ def _run_blocks(model: BlockNet, h: Tensor, start: int, stop: int) -> Tensor:
     return h
 
 
-def conv_inputs(block: nn.Module, h: Tensor) -> dict[str, Tensor]:
+CONV_LAYERS = {ConvBlock: ("conv",), BasicBlock: ("conv1", "conv2")}
+LINEAR_LAYERS = ("attn.q", "attn.k", "attn.v", "attn.proj", "mlp.fc", "mlp.proj")  # a TransformerBlock's, in order
+
+
+def _upto(block: nn.Module, upto: str | None, names: tuple[str, ...]) -> str:
+    """The last layer name to compute (``upto``, checked against the block's ``names``; ``None``: all of them)."""
+    if upto is None:
+        return names[-1]
+    if upto not in names:
+        raise ValueError(f"upto must name a layer of this {type(block).__name__}, one of {', '.join(names)}; "
+                         f"got {upto!r}")
+    return upto
+
+
+def conv_inputs(block: nn.Module, h: Tensor, upto: str | None = None) -> dict[str, Tensor]:
     """The input of each conv inside one block, for the block input ``h``, in the order the block applies them.
 
     ``{"conv": h}`` for a ``ConvBlock``; ``{"conv1": h, "conv2": relu1(bn1(conv1(h)))}`` for a ``BasicBlock`` (with
-    the block's current weights: after changing ``conv1``, call it again for ``conv2``'s new input).
+    the block's current weights: after changing ``conv1``, call it again for ``conv2``'s new input). ``upto``: stop
+    after that layer's input (``"conv1"``: no conv is run).
     """
     validate.module("block", block, (ConvBlock, BasicBlock))
     validate.tensor("h", h, ndim=4, kind="float")
+    last = _upto(block, upto, CONV_LAYERS[type(block)])
     if isinstance(block, ConvBlock):
         return {"conv": h}
-    return {"conv1": h, "conv2": block.relu1(block.bn1(block.conv1(h)))}
+    return {"conv1": h} if last == "conv1" else {"conv1": h, "conv2": block.relu1(block.bn1(block.conv1(h)))}
 
 
-def linear_inputs(block: TransformerBlock, h: Tensor) -> dict[str, Tensor]:
+def linear_inputs(block: TransformerBlock, h: Tensor, upto: str | None = None) -> dict[str, Tensor]:
     """The input of each ``nn.Linear`` inside a transformer block, for the block input ``h`` ``(B, T, C)``, in the
     order the block applies them (its current weights: after changing one, call it again for the next one's input).
 
     ``attn.q``, ``attn.k``, ``attn.v``: ``ln_1(h)``; ``attn.proj``: the heads' outputs (``attn.mix``); ``mlp.fc``:
-    ``ln_2(h + attn(ln_1(h)))``; ``mlp.proj``: ``gelu(fc(·))``. The keys name the layers inside the block.
+    ``ln_2(h + attn(ln_1(h)))``; ``mlp.proj``: ``gelu(fc(·))``. The keys name the layers inside the block. ``upto``:
+    stop after that layer's input, computing only what it needs (``"attn.q"``: one LayerNorm).
     """
     validate.module("block", block, TransformerBlock)
     validate.tensor("h", h, ndim=3, kind="float")
     if h.shape[-1] != block.width:
         raise ValueError(f"h must be a block input (B, T, {block.width}), got shape {tuple(h.shape)}")
+    last = LINEAR_LAYERS.index(_upto(block, upto, LINEAR_LAYERS))
     x = block.ln_1(h)
-    mixed = block.attn.mix(x)
-    z = block.ln_2(h + block.attn.proj(mixed))
-    return {"attn.q": x, "attn.k": x, "attn.v": x, "attn.proj": mixed, "mlp.fc": z,
-            "mlp.proj": block.mlp.act(block.mlp.fc(z))}
+    out = {"attn.q": x, "attn.k": x, "attn.v": x}
+    if last >= 3:
+        out["attn.proj"] = mixed = block.attn.mix(x)
+    if last >= 4:
+        out["mlp.fc"] = z = block.ln_2(h + block.attn.proj(mixed))
+    if last >= 5:
+        out["mlp.proj"] = block.mlp.act(block.mlp.fc(z))
+    return {name: out[name] for name in LINEAR_LAYERS[:last + 1]}
 
 
 def block_io(model: BlockNet, x: Tensor, upto: int | None = None) -> list[tuple[Tensor, Tensor]]:

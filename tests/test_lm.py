@@ -164,6 +164,17 @@ def test_linear_inputs_rebuild_the_block_from_its_layers():
     torch.testing.assert_close(ins["mlp.proj"], F.gelu(block.mlp.fc(block.ln_2(mid))), rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("upto", LINEARS)
+def test_linear_inputs_upto_a_layer_are_the_prefix_of_all_of_them(upto):
+    model = _trained_tiny()
+    block, h = model.blocks[0], block_input(model, _tokens(), 0)
+    every, some = linear_inputs(block, h), linear_inputs(block, h, upto)
+    assert list(some) == LINEARS[:LINEARS.index(upto) + 1]
+    for name, x in some.items():
+        torch.testing.assert_close(x, every[name], rtol=0, atol=0)
+    clear_error("linear_inputs", "upto", "a conv's name", lambda: linear_inputs(block, h, "conv1"))
+
+
 def test_gpt_checkpoint_round_trip(tmp_path):
     model = _trained_tiny()
     loaded, meta = load_checkpoint(save_checkpoint(tmp_path / "g.pt", model, {"k": 1}))
@@ -258,6 +269,20 @@ def test_distill_lm_keeps_zeros_and_moves_toward_the_teacher():
     assert all(torch.equal(dict(student.named_parameters())[n] == 0, z) for n, z in zeros.items())
     copy_ = copy.deepcopy(teacher)
     assert lm.distill_lm(copy_, teacher, seqs, steps=1, progress=False)["kd_loss"][0] == pytest.approx(0, abs=1e-5)
+
+
+def test_distill_lm_with_the_teachers_logits_kept_trains_as_it_does_without(monkeypatch):
+    teacher = freeze(_trained_tiny())
+    seqs = text.sample_sequences(text.load_split("calibration"), 12, 16, seed=1)
+    runs = []
+    for cache in (lm.TEACHER_CACHE_BYTES, 0):  # 0: the teacher runs on every batch
+        monkeypatch.setattr(lm, "TEACHER_CACHE_BYTES", cache)
+        student = compress_model(None, teacher, seqs[:, :-1], "magnitude", sparsity=0.5, progress=False)[0]
+        runs.append((lm.distill_lm(student, teacher, seqs, steps=8, batch_size=4, lr=1e-3, progress=False), student))
+    (h_kept, kept), (h_each, each) = runs
+    assert h_kept["kd_loss"] == pytest.approx(h_each["kd_loss"], rel=1e-5)
+    for a, b in zip(kept.parameters(), each.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 
 def test_lm_functions_give_clear_errors():

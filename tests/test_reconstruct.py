@@ -12,7 +12,7 @@ from torch.nn import functional as F
 
 from fsc_teach.fskd import solve_pointwise
 from fsc_teach.layerwise import CALIBRATIONS, METHODS, compress_blocks, compress_model
-from fsc_teach.models import VGG, block_io, resnet_cifar
+from fsc_teach.models import VGG, block_io, conv_inputs, resnet_cifar
 from fsc_teach.prune import count
 from fsc_teach.quantize import quant_scale
 from fsc_teach.reconstruct import (GramAccumulator, asymmetric_target, gptq_quantize, gram, layer_error, layer_inputs,
@@ -82,6 +82,17 @@ def test_conv_inputs_reproduce_the_conv_exactly(kw):
     out = conv(x)  # (N, C_out, H_out, W_out)
     rows = layer_inputs(conv, x) @ conv.weight.flatten(1).T + (conv.bias if conv.bias is not None else 0)
     torch.testing.assert_close(rows, out.permute(0, 2, 3, 1).reshape(-1, 5), rtol=1e-12, atol=1e-12)
+
+
+def test_conv_inputs_of_a_residual_block_upto_its_first_conv_run_no_conv():
+    torch.manual_seed(0)
+    block = randomise_bn_(resnet_cifar(8)).eval().blocks[1]
+    h = torch.randn(2, block.conv1.in_channels, 8, 8)
+    every = conv_inputs(block, h)
+    torch.testing.assert_close(every["conv2"], F.relu(block.bn1(block.conv1(h))), rtol=0, atol=0)
+    assert list(conv_inputs(block, h, "conv1")) == ["conv1"] and conv_inputs(block, h, "conv1")["conv1"] is h
+    torch.testing.assert_close(conv_inputs(block, h, "conv2")["conv2"], every["conv2"], rtol=0, atol=0)
+    clear_error("conv_inputs", "upto", "a transformer's name", lambda: conv_inputs(block, h, "attn.q"))
 
 
 def test_linear_inputs_take_every_leading_index_as_a_row():

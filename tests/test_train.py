@@ -5,7 +5,9 @@ import torch
 from torch import nn
 
 from fsc_teach.models import vgg_fmnist
-from fsc_teach.train import HISTORY_KEYS, eval_mode, evaluate, fit, get_device, predict
+import threading
+
+from fsc_teach.train import HISTORY_KEYS, eval_mode, evaluate, fit, get_device, map_batches, predict
 
 
 def _toy(n=256, seed=0):
@@ -52,6 +54,34 @@ def test_evaluate_restores_mode_and_predict_is_eval():
     model.eval()
     evaluate(model, x, y)
     assert not model.training
+
+
+def test_map_batches_is_the_ordered_map_and_restores_the_thread_setting():
+    model = _tiny().eval()
+    x, _ = _toy(64)
+    batches = [x[i:i + 8] for i in range(0, 64, 8)]
+    with torch.no_grad():
+        alone = [model(b) for b in batches]  # each batch by itself, in turn
+    threads = torch.get_num_threads()
+    for n in (1, 2):  # one intra-op thread: in turn; two: side by side, one thread each
+        torch.set_num_threads(n)
+        try:
+            both = map_batches(model, batches, torch.device("cpu"))
+            assert torch.get_num_threads() == n
+        finally:
+            torch.set_num_threads(threads)
+        assert len(both) == len(alone)
+        for a, b in zip(both, alone):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    # two batches really run at once when two threads are allowed: each waits for the other at a barrier
+    barrier, seen = threading.Barrier(2, timeout=30), []
+    torch.set_num_threads(2)
+    try:
+        out = map_batches(lambda b: (barrier.wait(), seen.append(threading.get_ident()), b * 2)[-1],
+                          [torch.ones(1), torch.zeros(1)], torch.device("cpu"))
+    finally:
+        torch.set_num_threads(threads)
+    assert [float(t) for t in out] == [2.0, 0.0] and len(set(seen)) == 2
 
 
 def test_loss_fn_and_params_hooks():
