@@ -74,7 +74,7 @@ TEACHERS: dict[str, TeacherSpec] = {
         build=GPT, dataset="pystdlib",
         description="byte-level GPT (nanoGPT shape: 4 pre-LayerNorm blocks, width 128, 4 heads, MLP 512, context "
                     "128, 0.88 M parameters) on CPython's stdlib source (fsc_teach.corpus); fit_kwargs are lm.train_lm's",
-        fit_kwargs=dict(steps=600, batch_size=32, lr=2e-3, warmup=50, weight_decay=0.1, seed=0)),
+        fit_kwargs=dict(steps=1500, batch_size=32, lr=2e-3, warmup=50, weight_decay=0.1, seed=0)),
     # Paper scale (one GPU): CIFAR-10 cannot be downloaded on the machines that build this course, so these are
     # not committed; load_teacher() trains them on first use (needs internet for the data) into the user cache.
     "vgg16_cifar10": TeacherSpec(
