@@ -54,7 +54,7 @@ NS = pick(SCALE, (8, 32), (8, 32, 128, 512))  # calibration sequences
 N_MAIN = N_MAIN or pick(SCALE, 32, 128)
 VAL_BYTES = pick(SCALE, 10_000, None)  # bytes of the validation split scored (None: all of it)
 LENGTH = 128  # bytes per calibration sequence: the model's context
-KD_STEPS = pick(SCALE, 5, 60)  # distillation steps of section 7
+KD_STEPS = pick(SCALE, 5, 40)  # distillation steps of section 7
 RESULTS = Path("..") / ("results" if SCALE == "standard" else "build") / f"lm-{SCALE}.csv"
 
 torch.manual_seed(0)
@@ -125,7 +125,8 @@ plots.show_table([{k: (f"{v:.1f}" if isinstance(v, float) else v) for k, v in r.
 ratios = [r["max / median ‖X_:,j‖"] for r in feature_rows]
 fig, ax = plt.subplots(figsize=(9, 3.2))
 ax.bar(range(len(ratios)), ratios, color=plots.color("Wanda"))
-ax.set(xticks=range(len(ratios)), yscale="log", ylabel="max / median input norm (log)",
+ax.axhline(1, color="black", lw=0.8)  # 1: the largest feature is no larger than the median one
+ax.set(xticks=range(len(ratios)), ylim=(0, None), ylabel="max / median input norm",
        title="largest input feature relative to the typical one, per Linear layer")
 ax.set_xticklabels([n.replace("blocks.", "") for n in LINEARS], rotation=60, fontsize=7)
 ax.grid(alpha=0.3, axis="y")
@@ -161,12 +162,17 @@ def compressed(method, seqs, *, calibration_pattern="student", **amount):
                                     progress=False, **amount)[0]
 
 
-def score_cell(method, what, n, source, seed, **kw):
+kept = {}  # (method, compression, draw) -> (model, seconds): the 70 % models sections 7 and 8 start from
+
+
+def score_cell(method, what, n, source, seed, keep=False, **kw):
     """Compress (n = 0: no data), score on the validation split, record one row; returns the loss (nats/byte)."""
     start = time.thread_time()
     seqs = calibration(n, seed, source)[:, :-1] if n else x0[:1]  # a data-free method ignores its one sequence
     model = compressed(method, seqs, **kw)
     secs = time.thread_time() - start
+    if keep:
+        kept[method, what, seed] = model, secs
     loss = loss_of(model)
     records.append({"method": NAMES[method], "compression": what, "calibration": kw.get("calibration_pattern",
                     "student"), "n": n, "source": source if n else "", "draw": seed if n else "",
@@ -177,10 +183,11 @@ def score_cell(method, what, n, source, seed, **kw):
 NAMES = {"magnitude": "magnitude", "wanda": "Wanda", "sparsegpt": "SparseGPT", "rtn": "RTN", "gptq": "GPTQ"}
 prune = {}
 for pname, amount in PATTERNS.items():
-    mag = score_cell("magnitude", pname, 0, "", 0, **amount)
+    mag = score_cell("magnitude", pname, 0, "", 0, keep=pname == "70 %", **amount)
     prune["magnitude", pname] = [mag] * len(DRAWS)  # data-free: the same model for every draw
     for method in ("wanda", "sparsegpt"):
-        prune[method, pname] = [score_cell(method, pname, N_MAIN, "code", s, **amount) for s in DRAWS]
+        prune[method, pname] = [score_cell(method, pname, N_MAIN, "code", s, keep=pname == "70 %", **amount)
+                                for s in DRAWS]
 plots.show_table([{"method": NAMES[m], **{f"{p} (nats/byte)": plots.mean_std(prune[m, p], scale=1, digits=3)
                                            for p in PATTERNS}} for m in ("magnitude", "wanda", "sparsegpt")])
 print(f"dense {dense_loss:.3f} nats/byte; {N_MAIN} calibration sequences of code, mean ± std over {len(DRAWS)} "
@@ -220,31 +227,40 @@ display(Markdown("**Paired over the draws:** " + "; ".join(f"W{b}: {v.verdict}" 
 # %% [markdown]
 # ## 5. How many calibration sequences, and from where?
 #
-# SparseGPT at 50 % from 8 to 512 sequences of held-out **code** (the model's domain) — a description on two
-# draws — and, at N = 128 on every draw, code against **prose** (the English of the same files' docstrings and
-# comments; 54 kB, so 128 windows of it already overlap): FSKD's Table 7 question, "do the samples have to come
-# from the training distribution?", for a language model.
+# SparseGPT at 50 % and GPTQ at 3 bits from 8 to 512 sequences of held-out **code** (the model's domain) — a
+# description on two draws — and, at N = 128 on every draw, SparseGPT calibrated on code against **prose** (the
+# English of the same files' docstrings and comments; 54 kB, so 128 windows of it already overlap): FSKD's Table 7
+# question, "do the samples have to come from the training distribution?", for a language model. Eight sequences
+# give $X$ 1,024 rows, for layers with up to 512 inputs: each $H$ is then estimated from barely twice as many rows
+# as it has columns.
 
 # %%
-curve = {("code", n): (prune["sparsegpt", "50 %"] if n == N_MAIN else  # section 3's cells at N_MAIN
-                       [score_cell("sparsegpt", "50 %", n, "code", s, sparsity=0.5) for s in CURVE_DRAWS]) for n in NS}
-curve["prose", N_MAIN] = [score_cell("sparsegpt", "50 %", N_MAIN, "prose", s, sparsity=0.5) for s in DRAWS]
-fig, ax = plt.subplots(figsize=(6.2, 3.6))
-ax.errorbar(NS, [np.mean(curve["code", n]) for n in NS], yerr=[np.std(curve["code", n]) for n in NS],
-            marker="o", capsize=3, color=plots.color("SparseGPT"), label="SparseGPT 50 %, code")
-ax.errorbar([N_MAIN], [np.mean(curve["prose", N_MAIN])], yerr=[np.std(curve["prose", N_MAIN])], marker="s", ls="",
-            capsize=3, color=plots.color("Wanda"), label="SparseGPT 50 %, prose")
-ax.axhline(np.mean(prune["magnitude", "50 %"]), color=plots.color("magnitude"), ls=":", label="magnitude 50 % (no data)")
-ax.axhline(dense_loss, color=plots.color("teacher"), lw=1, label="dense")
-ax.set(xscale="log", xticks=list(NS), xlabel="calibration sequences of 128 bytes (log)",
-       ylabel="validation loss (nats/byte)", title="how many calibration sequences, and from where")
-ax.xaxis.set_major_formatter(plt.FormatStrFormatter("%g"))
-ax.xaxis.set_minor_formatter(plt.NullFormatter())
-ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
-ax.grid(alpha=0.3)
+CURVES = {"SparseGPT 50 %": ("sparsegpt", "50 %", dict(sparsity=0.5), prune["sparsegpt", "50 %"], "magnitude 50 %",
+                             prune["magnitude", "50 %"]),
+          "GPTQ W3": ("gptq", "W3", dict(bits=3), quant["gptq", 3], "RTN W3", quant["rtn", 3])}
+curve = {(name, n): (at_main[:len(CURVE_DRAWS)] if n == N_MAIN else  # sections 3 and 4's cells at N_MAIN
+                     [score_cell(method, what, n, "code", s, **amount) for s in CURVE_DRAWS])
+         for name, (method, what, amount, at_main, _, _) in CURVES.items() for n in NS}
+prose = [score_cell("sparsegpt", "50 %", N_MAIN, "prose", s, sparsity=0.5) for s in DRAWS]
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+for ax, (name, (method, _, _, at_main, free_name, free)) in zip(axes, CURVES.items()):
+    ax.errorbar(NS, [np.mean(curve[name, n]) for n in NS], yerr=[np.std(curve[name, n]) for n in NS], marker="o",
+                capsize=3, color=plots.color(NAMES[method]), label=f"{name}, code")
+    if method == "sparsegpt":
+        ax.errorbar([N_MAIN * 1.25], [np.mean(prose)], yerr=[np.std(prose)], marker="s", ls="", capsize=3,
+                    color=plots.color("Wanda"), label=f"{name}, prose at N = {N_MAIN} ({len(DRAWS)} draws)")
+    ax.axhline(np.mean(free), color=plots.color(free_name.split()[0]), ls=":", label=f"{free_name} (no data)")
+    ax.axhline(dense_loss, color=plots.color("teacher"), lw=1, label="dense")
+    ax.set(xscale="log", xticks=list(NS), xlabel="calibration sequences of 128 bytes (log)",
+           ylabel="validation loss (nats/byte)", title=name)
+    ax.xaxis.set_major_formatter(plt.FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+fig.suptitle(f"how many calibration sequences, and from where (mean ± std over {len(CURVE_DRAWS)} draws)")
 fig.tight_layout()
 plt.show()
-v_source = {"SparseGPT 50 %": lower(curve["code", N_MAIN], curve["prose", N_MAIN], "code", "prose")}
+v_source = {"SparseGPT 50 %": lower(prune["sparsegpt", "50 %"], prose, "code", "prose")}
 display(Markdown(f"**N = {N_MAIN}, paired over {len(DRAWS)} draws:** "
                  + "; ".join(f"{k}: {v.verdict}" for k, v in v_source.items()) + "."))
 
@@ -278,11 +294,10 @@ display(Markdown("**Paired over the draws:** " + "; ".join(v.verdict for v in v_
 recovered = {}
 for method in ("magnitude", "sparsegpt"):
     for s in (CURVE_DRAWS if method == "magnitude" else DRAWS):
-        seqs = calibration(N_MAIN, s)
-        start = time.thread_time()
-        model = compressed(method, seqs[:, :-1], sparsity=0.7)
-        lm.distill_lm(model, teacher, seqs, steps=KD_STEPS, seed=s, progress=False)
-        secs = time.thread_time() - start
+        pruned, secs = kept[method, "70 %", s if method == "sparsegpt" else 0]  # section 3's model
+        model, start = copy.deepcopy(pruned), time.thread_time()
+        lm.distill_lm(model, teacher, calibration(N_MAIN, s), steps=KD_STEPS, seed=s, progress=False)
+        secs += time.thread_time() - start  # pruning and distillation
         loss = loss_of(model)
         recovered.setdefault(method, []).append(loss)
         records.append({"method": f"{NAMES[method]} + KD", "compression": "70 %", "calibration": "student", "n": N_MAIN,
@@ -300,8 +315,8 @@ print(f"{len(records)} rows written to {RESULTS.relative_to(Path('..'))}")
 # **What the compressed model writes.** The same prompt and seed, before and after 70 % pruning:
 
 # %%
-sample_models = {"dense": teacher, "magnitude 70 %": compressed("magnitude", x0[:1], sparsity=0.7),
-                 "SparseGPT 70 %": compressed("sparsegpt", x0, sparsity=0.7)}
+sample_models = {"dense": teacher, "magnitude 70 %": kept["magnitude", "70 %", 0][0],
+                 "SparseGPT 70 %": kept["sparsegpt", "70 %", DRAWS[0]][0]}  # section 3's models (x0: draw 0)
 for name, model in sample_models.items():
     print(f"--- {name}:\n{lm.generate(model, PROMPTS[0], pick(SCALE, 40, 160), temperature=0.8, seed=0).decode('utf-8', 'replace')}\n")
 
@@ -323,10 +338,11 @@ for name, model in sample_models.items():
 #
 # **What this model says, and what it does not.** The methods are the papers' methods and the comparisons are paired
 # over the same calibration draws; the model is a real transformer with the layers those methods were built for.
-# But it is five orders of magnitude smaller than the models above, its widths are 128 and 512 (not 12,288), it
-# was trained for minutes, and its loss is far from converged — a model with more redundancy may lose less at the
-# same sparsity. Section 2 measures whether its features have the outliers that Wanda's argument rests on; the
-# size of the effects seen here is not a prediction for a 7B model.
+# But it is five orders of magnitude smaller than the models above, its widths are 128 and 512 (not 12,288), and
+# it saw about six million bytes in training (1,500 steps of 32 sequences of 128 bytes: about two passes over 2.7 MB of
+# code) where LLMs see trillions of tokens — a model with more redundancy may lose less at the same sparsity.
+# Section 2 measures whether its features have the outliers that Wanda's argument rests on; the size of the effects
+# seen here is not a prediction for a 7B model.
 #
 # ## 9. Exercises
 #
@@ -387,13 +403,13 @@ my_prediction = ...  # one of the three strings
 # The instructor's edition reads the measurement (so that it always grades full marks). The reasoning: H describes
 # the inputs the layers see; prose and code share bytes and syntax only partly, so a mask fitted to prose fits the
 # validation code less well — how much less is what the measurement says.
-gap_cp = np.mean(curve["prose", N_MAIN]) - np.mean(curve["code", N_MAIN])
+gap_cp = np.mean(prose) - np.mean(prune["sparsegpt", "50 %"])
 my_prediction = "prose lower" if gap_cp < 0 else ("code lower, by 0.01 or more" if gap_cp >= 0.01
                                                   else "code lower, by less than 0.01")
 ### END SOLUTION
 
 # %% nbgrader={"grade": true, "grade_id": "ex3-check", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-measured_gap = np.mean(curve["prose", N_MAIN]) - np.mean(curve["code", N_MAIN])
+measured_gap = np.mean(prose) - np.mean(prune["sparsegpt", "50 %"])
 truth = "prose lower" if measured_gap < 0 else ("code lower, by 0.01 or more" if measured_gap >= 0.01
                                                else "code lower, by less than 0.01")
 print(f"prose − code at N = {N_MAIN}: {measured_gap:+.4f} nats/byte; {v_source['SparseGPT 50 %'].verdict}")
@@ -411,13 +427,16 @@ takeaways = [
     f"{np.mean(prune['magnitude', p_hi]):.3f} nats/byte against the dense {dense_loss:.3f}; "
     f"{v_prune[p_hi, 'sparsegpt', 'wanda'].verdict}; {v_prune[p_hi, 'wanda', 'magnitude'].verdict}.",
     f"**Outlier features are {'present' if max(ratios) > 20 else 'mild'} in this model**: the largest input-feature norm "
-    f"is {np.median(ratios):.1f}× the median one in the median layer and {max(ratios):.1f}× at most (section 2) — "
-    "the structure Wanda's argument rests on, at this scale.",
+    f"is {np.median(ratios):.1f}× the median one in the median layer and {max(ratios):.1f}× at most (section 2)"
+    + (" — outliers of the kind Wanda's argument rests on." if max(ratios) > 20 else
+       " — not the orders-of-magnitude outliers of LLMs that Wanda's argument rests on, so this model cannot test "
+       "that argument."),
     f"**Error feedback pays at 3 bits**: {v_quant[3].verdict}." if v_quant[3].sign > 0 else
     f"**Error feedback does not clearly pay at 3 bits here**: {v_quant[3].verdict}.",
     f"**Calibration data**: {v_source['SparseGPT 50 %'].verdict} for SparseGPT 50 % at N = {N_MAIN}; from "
-    f"{NS[0]} to {NS[-1]} code sequences its mean loss goes {np.mean(curve['code', NS[0]]):.3f} → "
-    f"{np.mean(curve['code', NS[-1]]):.3f} nats/byte.",
+    f"{NS[0]} to {NS[-1]} code sequences the mean loss goes " + " and ".join(
+        f"{np.mean(curve[name, NS[0]]):.3f} → {np.mean(curve[name, NS[-1]]):.3f} nats/byte for {name}"
+        for name in CURVES) + f" ({len(CURVE_DRAWS)} draws).",
     f"**Distillation on the calibration sequences alone** ({KD_STEPS} steps): {v_kd['sparsegpt'].verdict}; from "
     f"the data-free magnitude model it goes {np.mean(prune['magnitude', '70 %']):.3f} → "
     f"{np.mean(recovered['magnitude']):.3f} nats/byte (two draws).",
@@ -431,8 +450,9 @@ display(Markdown("\n".join(f"{i}. {t}" for i, t in enumerate(takeaways, 1))))
 #   (Pass the blocks' layers you want to a copy of `compressed`.)
 # * Quantize to 2 bits with GPTQ and `act_order=True` (notebook 08's option) and compare with RTN.
 # * Give section 7's distillation more steps, or more sequences: where does recovery stop paying?
-# * Retrain the teacher longer (`python -m fsc_teach.zoo train gpt_pystdlib` with more `steps`, into your cache) and
-#   ask whether a better-trained model loses more or less to the same pruning.
+# * Train the teacher for fewer or more steps — `zoo.train_teacher("gpt_pystdlib", "my_teachers", steps=600)`, then
+#   `zoo.load_teacher("gpt_pystdlib", "my_teachers")` (the committed one had 1,500) — and ask whether a
+#   better-trained model loses more or less to the same pruning.
 #
 # ## References
 #
