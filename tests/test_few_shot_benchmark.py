@@ -139,7 +139,7 @@ def test_paper_scale_runs_end_to_end_on_synthetic_cifar():
     torch.manual_seed(0)
     teachers = {"vgg16_cifar10": randomise_bn_(vgg16_cifar(), 0).eval(),
                 "resnet56_cifar10": randomise_bn_(resnet_cifar(56), 1).eval()}
-    x, y = data.synthetic_dataset(40, shape=(3, 32, 32), seed=0)  # CIFAR-10's shape, 4 images per class
+    x, y = data.synthetic_dataset(10, shape=(3, 32, 32), seed=0)  # CIFAR-10's shape, one image per class (K = 1)
     paper = benchmark.PLANS["paper"]
     plan = replace(paper, ks=(1,), seeds=(0,), eval_size=20,
                    settings={t: replace(s, steps=1, epochs=1, batch_size=None) for t, s in paper.settings.items()})
