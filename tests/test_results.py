@@ -9,13 +9,18 @@ from fsc_teach import benchmark
 TABLE = Path(__file__).resolve().parents[1] / "results" / "benchmark-standard.csv"
 
 
+def _committed(table: Path, notebook: str) -> list[dict]:
+    """The rows of a committed results table, or a failure that says which notebook writes it."""
+    if not table.exists():
+        pytest.fail(f"{table} is missing: run notebook {notebook} at standard (python scripts/course.py run --scale "
+                    f"standard --only {notebook}) and commit results/")
+    with open(table, newline="") as f:
+        return list(csv.DictReader(f))
+
+
 @pytest.fixture(scope="module")
 def rows():
-    if not TABLE.exists():
-        pytest.fail(f"{TABLE} is missing: run notebook 07 at standard (python scripts/course.py run --scale "
-                    "standard --only 07) and commit results/")
-    with open(TABLE, newline="") as f:
-        out = list(csv.DictReader(f))
+    out = _committed(TABLE, "07")
     for r in out:
         r["k"], r["seed"], r["test_images"] = int(r["k"]), int(r["seed"]), int(r["test_images"])
         r["sparsity"], r["acc"], r["cpu_s"] = float(r["sparsity"]), float(r["acc"]), float(r["cpu_s"])
@@ -64,11 +69,7 @@ LM_TABLE = TABLE.parent / "lm-standard.csv"
 
 
 def test_the_language_model_table_has_every_comparison_of_notebook_09_on_five_draws():
-    if not LM_TABLE.exists():
-        pytest.fail(f"{LM_TABLE} is missing: run notebook 09 at standard (python scripts/course.py run --scale "
-                    "standard --only 09) and commit results/")
-    with open(LM_TABLE, newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = _committed(LM_TABLE, "09")
     assert rows and set(rows[0]) == {"method", "compression", "calibration", "n", "source", "draw", "val_loss",
                                      "seconds"}
     assert all(0.0 < float(r["val_loss"]) < 5.546 for r in rows)  # below uniform guessing over 256 bytes (ln 256)
